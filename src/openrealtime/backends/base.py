@@ -1,0 +1,163 @@
+"""The narrow seams between the runtime and the models.
+
+Each role is a small Protocol. Audio crossing these seams is always numpy:
+float32 in [-1, 1] at 16 kHz into VAD and STT; int16 at the backend's own
+``sample_rate`` out of TTS. Backend failures are mapped once, here at the
+boundary, to :class:`BackendError` so the runtime can end a response with
+``status: failed`` without knowing which library failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+import numpy.typing as npt
+
+Float32Array = npt.NDArray[np.float32]
+Int16Array = npt.NDArray[np.int16]
+
+VAD_SAMPLE_RATE = 16_000
+STT_SAMPLE_RATE = 16_000
+
+
+class BackendError(Exception):
+    """A model or remote endpoint failed. ``code`` goes into ``status_details.error``."""
+
+    def __init__(self, message: str, *, code: str = "backend_error") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+# ----------------------------------------------------------------------------- VAD
+
+
+@runtime_checkable
+class VadStream(Protocol):
+    """Per-connection VAD state (the recurrent state of Silero lives here)."""
+
+    def probability(self, window: Float32Array) -> float:
+        """Speech probability of one window of ``window_samples`` samples at 16 kHz."""
+        ...
+
+    def reset(self) -> None: ...
+
+
+@runtime_checkable
+class VAD(Protocol):
+    window_samples: int  # 512 for Silero at 16 kHz (32 ms)
+
+    def stream(self) -> VadStream: ...
+
+
+# ----------------------------------------------------------------------------- STT
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    text: str
+    language: str | None = None
+    duration_s: float = 0.0
+
+
+@runtime_checkable
+class STT(Protocol):
+    async def transcribe(
+        self,
+        audio: Float32Array,
+        *,
+        language: str | None = None,
+        prompt: str | None = None,
+    ) -> Transcript:
+        """Transcribe float32 mono audio at 16 kHz."""
+        ...
+
+
+# ----------------------------------------------------------------------------- LLM
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class LLMRequest:
+    """A chat request. ``messages`` use the OpenAI chat-completions shape."""
+
+    messages: list[dict[str, Any]]
+    max_tokens: int | None = None
+    temperature: float = 0.8
+    tools: Sequence[ToolSpec] = ()
+    tool_choice: str | dict[str, Any] = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A piece of a tool call. ``name`` and ``call_id`` arrive with the first piece."""
+
+    index: int
+    arguments: str
+    name: str | None = None
+    call_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    reason: Literal["stop", "length", "tool_calls", "cancelled"]
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+
+
+LLMChunk = TextDelta | ToolCallDelta | Finished
+
+
+@runtime_checkable
+class LLM(Protocol):
+    def stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
+        """Stream chunks; the last one is always :class:`Finished`."""
+        ...
+
+    def count_tokens(self, text: str) -> int: ...
+
+
+# ----------------------------------------------------------------------------- TTS
+
+
+@runtime_checkable
+class TTS(Protocol):
+    sample_rate: int
+
+    def synthesize(
+        self, text: str, *, voice: str | None = None, speed: float = 1.0
+    ) -> AsyncIterator[Int16Array]:
+        """Stream int16 mono chunks at ``sample_rate`` for one clause of text."""
+        ...
+
+
+@dataclass(slots=True)
+class Backends:
+    """The model set shared by every session of a server process."""
+
+    vad: VAD
+    stt: STT
+    llm: LLM
+    tts: TTS
+    names: dict[str, str] = field(default_factory=dict)
+
+    async def aclose(self) -> None:
+        for backend in (self.vad, self.stt, self.llm, self.tts):
+            close = getattr(backend, "aclose", None)
+            if close is not None:
+                await close()

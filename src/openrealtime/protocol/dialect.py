@@ -1,0 +1,242 @@
+"""The two wire dialects. GA is the internal form; beta is a codec at the edge.
+
+A connection is beta when it sends ``OpenAI-Beta: realtime=v1`` or offers the
+``openai-beta.realtime-v1`` subprotocol (the real service keyed the shape on that, not
+on the model name).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from .errors import ProtocolError, quote_list
+from .server_events import ServerEvent
+
+BETA_FORMATS = {"pcm16": {"type": "audio/pcm", "rate": 24000},
+                "g711_ulaw": {"type": "audio/pcmu"}, "g711_alaw": {"type": "audio/pcma"}}
+_GA_TO_BETA_FORMAT = {"audio/pcm": "pcm16", "audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}
+
+BETA_TYPES = [
+    "session.update", "transcription_session.update", "input_audio_buffer.append",
+    "input_audio_buffer.commit", "input_audio_buffer.clear", "conversation.item.create",
+    "conversation.item.retrieve", "conversation.item.truncate", "conversation.item.delete",
+    "response.create", "response.cancel", "output_audio_buffer.clear",
+]
+
+_BETA_EVENT_NAMES = {
+    "response.output_text.delta": "response.text.delta",
+    "response.output_text.done": "response.text.done",
+    "response.output_audio.delta": "response.audio.delta",
+    "response.output_audio.done": "response.audio.done",
+    "response.output_audio_transcript.delta": "response.audio_transcript.delta",
+    "response.output_audio_transcript.done": "response.audio_transcript.done",
+    "conversation.item.added": "conversation.item.created",
+}
+_BETA_CONTENT = {"output_text": "text", "output_audio": "audio"}
+_GA_CONTENT = {"text": "output_text", "audio": "output_audio"}
+# Early-preview response.create fields that rtclient may still send: ignored.
+_LEGACY_RESPONSE_FIELDS = {"commit", "cancel_previous", "append_input_items", "input_items"}
+
+
+def is_beta(headers: dict[str, str], subprotocols: list[str]) -> bool:
+    beta = headers.get("openai-beta", "")
+    return "realtime=v1" in beta.replace(" ", "") or "openai-beta.realtime-v1" in subprotocols
+
+
+def _modalities_to_ga(modalities: Any, param: str) -> list[str]:
+    if not isinstance(modalities, list) or not modalities:
+        raise ProtocolError(f"Invalid type for '{param}': expected a non-empty array.",
+                            code="invalid_type", param=param)
+    for m in modalities:
+        if m not in ("audio", "text"):
+            raise ProtocolError(
+                f"Invalid value: '{m}'. Supported values are: {quote_list(['text', 'audio'])}.",
+                code="invalid_value", param=param)
+    return ["audio"] if "audio" in modalities else ["text"]
+
+
+def _format_to_ga(value: Any, param: str) -> dict[str, Any]:
+    if value not in BETA_FORMATS:
+        raise ProtocolError(
+            f"Invalid value: '{value}'. Supported values are: {quote_list(list(BETA_FORMATS))}.",
+            code="invalid_value", param=param)
+    return dict(BETA_FORMATS[value])
+
+
+def beta_session_to_ga(session: dict[str, Any]) -> dict[str, Any]:
+    """Map a flat beta session (partial) to a GA session update."""
+    if not isinstance(session, dict):
+        raise ProtocolError("Invalid type for 'session': expected an object.",
+                            code="invalid_type", param="session")
+    ga: dict[str, Any] = {"type": "realtime"}
+    audio_in: dict[str, Any] = {}
+    audio_out: dict[str, Any] = {}
+    for key, value in session.items():
+        param = f"session.{key}"
+        if key == "modalities":
+            ga["output_modalities"] = _modalities_to_ga(value, param)
+        elif key == "voice":
+            audio_out["voice"] = value
+        elif key == "speed":
+            audio_out["speed"] = value
+        elif key == "input_audio_format":
+            audio_in["format"] = _format_to_ga(value, param)
+        elif key == "output_audio_format":
+            audio_out["format"] = _format_to_ga(value, param)
+        elif key == "input_audio_transcription":
+            audio_in["transcription"] = value
+        elif key == "input_audio_noise_reduction":
+            audio_in["noise_reduction"] = value
+        elif key == "turn_detection":
+            audio_in["turn_detection"] = value
+        elif key == "max_response_output_tokens":
+            ga["max_output_tokens"] = value
+        elif key in {"client_secret"}:
+            continue
+        else:
+            ga[key] = value
+    if audio_in or audio_out:
+        ga["audio"] = {}
+        if audio_in:
+            ga["audio"]["input"] = audio_in
+        if audio_out:
+            ga["audio"]["output"] = audio_out
+    return ga
+
+
+def _item_to_ga(item: Any) -> Any:
+    if isinstance(item, dict) and isinstance(item.get("content"), list):
+        item = dict(item)
+        item["content"] = [
+            {**part, "type": _GA_CONTENT.get(part.get("type"), part.get("type"))}
+            if isinstance(part, dict) and item.get("role") == "assistant" else part
+            for part in item["content"]
+        ]
+    return item
+
+
+def _response_to_ga(params: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    audio_out: dict[str, Any] = {}
+    for key, value in params.items():
+        param = f"response.{key}"
+        if key == "modalities":
+            out["output_modalities"] = _modalities_to_ga(value, param)
+        elif key == "voice":
+            audio_out["voice"] = value
+        elif key == "output_audio_format":
+            audio_out["format"] = _format_to_ga(value, param)
+        elif key in {"max_response_output_tokens", "max_output_tokens"}:
+            out["max_output_tokens"] = value
+        elif key == "input" and isinstance(value, list):
+            out["input"] = [_item_to_ga(i) for i in value]
+        elif key in _LEGACY_RESPONSE_FIELDS:
+            continue
+        else:
+            out[key] = value
+    if audio_out:
+        out["audio"] = {"output": audio_out}
+    return out
+
+
+def beta_event_to_ga(data: dict[str, Any]) -> dict[str, Any]:
+    kind = data.get("type")
+    if kind == "session.update" and "session" in data:
+        return {**data, "session": beta_session_to_ga(data["session"])}
+    if kind == "conversation.item.create" and "item" in data:
+        return {**data, "item": _item_to_ga(data["item"])}
+    if kind == "response.create" and isinstance(data.get("response"), dict):
+        return {**data, "response": _response_to_ga(data["response"])}
+    return data
+
+
+def ga_session_to_beta(s: dict[str, Any], temperature: float) -> dict[str, Any]:
+    audio_in, audio_out = s["audio"]["input"], s["audio"]["output"]
+    return {
+        "id": s["id"], "object": "realtime.session", "model": s["model"],
+        "expires_at": s["expires_at"],
+        "modalities": ["audio", "text"] if s["output_modalities"] == ["audio"] else ["text"],
+        "instructions": s["instructions"], "voice": audio_out["voice"],
+        "input_audio_format": _GA_TO_BETA_FORMAT[audio_in["format"]["type"]],
+        "output_audio_format": _GA_TO_BETA_FORMAT[audio_out["format"]["type"]],
+        "input_audio_transcription": audio_in["transcription"],
+        "input_audio_noise_reduction": audio_in["noise_reduction"],
+        "turn_detection": audio_in["turn_detection"],
+        "tools": s["tools"], "tool_choice": s["tool_choice"], "temperature": temperature,
+        "max_response_output_tokens": s["max_output_tokens"], "speed": audio_out["speed"],
+        "tracing": s["tracing"], "truncation": s["truncation"], "prompt": s["prompt"],
+        "include": s["include"], "client_secret": None,
+    }
+
+
+def _item_to_beta(item: dict[str, Any]) -> dict[str, Any]:
+    if "content" in item:
+        item["content"] = [{**p, "type": _BETA_CONTENT.get(p["type"], p["type"])}
+                           for p in item["content"]]
+    return item
+
+
+def _response_to_beta(r: dict[str, Any], temperature: float) -> dict[str, Any]:
+    r["output"] = [_item_to_beta(i) for i in r["output"]]
+    r["modalities"] = ["audio", "text"] if r.pop("output_modalities") == ["audio"] else ["text"]
+    audio = r.pop("audio", None)
+    if audio:
+        r["voice"] = audio["output"]["voice"]
+        r["output_audio_format"] = _GA_TO_BETA_FORMAT[audio["output"]["format"]["type"]]
+    r["temperature"] = temperature
+    r["max_output_tokens"] = r.get("max_output_tokens", "inf")
+    return r
+
+
+class GaCodec:
+    beta = False
+    supported_types = [t for t in BETA_TYPES if t != "transcription_session.update"] + [
+        "session.close"]
+
+    def decode(self, data: dict[str, Any]) -> dict[str, Any]:
+        return data
+
+    def encode(self, event: ServerEvent, temperature: float) -> list[str]:
+        return [event.model_dump_json()]
+
+
+class BetaCodec:
+    beta = True
+    supported_types = BETA_TYPES
+
+    def decode(self, data: dict[str, Any]) -> dict[str, Any]:
+        if data.get("type") == "transcription_session.update":
+            raise ProtocolError(
+                "Transcription sessions are not supported by this server.",
+                code="invalid_value", param="type")
+        return beta_event_to_ga(data)
+
+    def encode(self, event: ServerEvent, temperature: float) -> list[str]:
+        kind = event.type
+        if kind == "conversation.item.done" or kind == "rate_limits.updated":
+            return []  # beta has no item.done; its rate limits follow response.created
+        data = event.model_dump(mode="json")
+        data["type"] = _BETA_EVENT_NAMES.get(kind, kind)
+        if "session" in data:
+            data["session"] = ga_session_to_beta(data["session"], temperature)
+        if "item" in data:
+            data["item"] = _item_to_beta(data["item"])
+        if "response" in data:
+            data["response"] = _response_to_beta(data["response"], temperature)
+        frames = [json.dumps(data, separators=(",", ":"))]
+        if kind == "response.created":
+            frames.append(json.dumps(beta_rate_limits(), separators=(",", ":")))
+        return frames
+
+
+def beta_rate_limits() -> dict[str, Any]:
+    from .ids import event_id
+
+    return {"type": "rate_limits.updated", "event_id": event_id(), "rate_limits": [
+        {"name": "requests", "limit": 1_000_000, "remaining": 999_999, "reset_seconds": 0.0},
+        {"name": "tokens", "limit": 1_000_000_000, "remaining": 999_999_999,
+         "reset_seconds": 0.0}]}
+
+
+Codec = GaCodec | BetaCodec

@@ -1,0 +1,58 @@
+"""Client mistakes as data: a :class:`ProtocolError` becomes one ``error`` event."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ProtocolError(Exception):
+    """An invalid client event. The session goes on; only this event is rejected."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        type: str = "invalid_request_error",
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.param = param
+        self.type = type
+
+    def to_error(self, event_id: str | None) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "code": self.code,
+            "message": self.message,
+            "param": self.param,
+            "event_id": event_id,
+        }
+
+
+def quote_list(values: list[str]) -> str:
+    """``'a', 'b' and 'c'`` — the way the reference lists supported values."""
+    quoted = [f"'{v}'" for v in values]
+    if len(quoted) <= 1:
+        return "".join(quoted)
+    return ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def unknown_parameter(param: str) -> ProtocolError:
+    return ProtocolError(f"Unknown parameter: '{param}'.", code="unknown_parameter", param=param)
+
+
+def missing_parameter(param: str) -> ProtocolError:
+    return ProtocolError(
+        f"Missing required parameter: '{param}'.", code="missing_required_parameter", param=param
+    )
+
+
+def invalid_value(value: object, supported: list[str], param: str) -> ProtocolError:
+    return ProtocolError(
+        f"Invalid value: '{value}'. Supported values are: {quote_list(supported)}.",
+        code="invalid_value",
+        param=param,
+    )

@@ -1,0 +1,196 @@
+"""The session object (GA shape, the internal form) and ``session.update`` merging.
+
+GA rule: ``session.update`` carries ``session.type`` and any subset of fields; the
+server answers with the *full effective* session, or with one ``error`` and nothing
+applied ("whole update discarded"). Container objects (``audio``, ``audio.input``,
+``audio.output``) merge key by key; leaf configs (``turn_detection``, ``format``,
+``transcription``) are replaced whole, with defaults for what they omit.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .errors import ProtocolError, missing_parameter, unknown_parameter
+from .ids import new_id
+from .validation import to_protocol_error
+
+VOICES = ["alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"]
+DEFAULT_INSTRUCTIONS = (
+    "You are a helpful, friendly voice assistant. Answer briefly, in one or two short "
+    "sentences, in plain spoken language."
+)
+SESSION_TTL_S = 3600
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PcmFormat(_Strict):
+    type: Literal["audio/pcm"] = "audio/pcm"
+    rate: Annotated[int, Field(ge=24000, le=24000)] = 24000
+
+
+class PcmuFormat(_Strict):
+    type: Literal["audio/pcmu"] = "audio/pcmu"
+
+
+class PcmaFormat(_Strict):
+    type: Literal["audio/pcma"] = "audio/pcma"
+
+
+AudioFormatConfig = Annotated[PcmFormat | PcmuFormat | PcmaFormat, Field(discriminator="type")]
+
+
+class TranscriptionConfig(_Strict):
+    model: str = "whisper-1"
+    language: str | None = None
+    prompt: str | None = None
+
+
+class NoiseReduction(_Strict):
+    type: Literal["near_field", "far_field"]
+
+
+class ServerVad(_Strict):
+    type: Literal["server_vad"] = "server_vad"
+    threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    prefix_padding_ms: Annotated[int, Field(ge=0, le=10_000)] = 300
+    silence_duration_ms: Annotated[int, Field(ge=0, le=10_000)] = 200
+    idle_timeout_ms: Annotated[int, Field(ge=5000, le=30_000)] | None = None
+    create_response: bool = True
+    interrupt_response: bool = True
+
+
+class SemanticVad(_Strict):
+    """Approximated by server VAD with a silence window set by ``eagerness``."""
+
+    type: Literal["semantic_vad"] = "semantic_vad"
+    eagerness: Literal["low", "medium", "high", "auto"] = "auto"
+    create_response: bool = True
+    interrupt_response: bool = True
+
+
+TurnDetection = Annotated[ServerVad | SemanticVad, Field(discriminator="type")]
+
+
+class AudioInput(_Strict):
+    format: AudioFormatConfig = Field(default_factory=PcmFormat)
+    transcription: TranscriptionConfig | None = None
+    noise_reduction: NoiseReduction | None = None
+    turn_detection: TurnDetection | None = Field(default_factory=ServerVad)
+
+
+class AudioOutput(_Strict):
+    format: AudioFormatConfig = Field(default_factory=PcmFormat)
+    voice: str = "alloy"
+    speed: Annotated[float, Field(ge=0.25, le=1.5)] = 1.0
+
+
+class SessionAudio(_Strict):
+    input: AudioInput = Field(default_factory=AudioInput)
+    output: AudioOutput = Field(default_factory=AudioOutput)
+
+
+class FunctionTool(_Strict):
+    type: Literal["function"] = "function"
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class ToolChoiceFunction(_Strict):
+    type: Literal["function"]
+    name: str
+
+
+ToolChoice = Literal["auto", "none", "required"] | ToolChoiceFunction
+MaxTokens = Annotated[int, Field(ge=1, le=4096)] | Literal["inf"]
+
+
+class RealtimeSession(_Strict):
+    """The full effective GA session (``session.type == "realtime"``)."""
+
+    type: Literal["realtime"] = "realtime"
+    object: Literal["realtime.session"] = "realtime.session"
+    id: str = Field(default_factory=lambda: new_id("sess"))
+    model: str = "gpt-realtime"
+    expires_at: int = Field(default_factory=lambda: int(time.time()) + SESSION_TTL_S)
+    output_modalities: list[Literal["audio", "text"]] = Field(default_factory=lambda: ["audio"])
+    instructions: str = DEFAULT_INSTRUCTIONS
+    audio: SessionAudio = Field(default_factory=SessionAudio)
+    tools: list[FunctionTool] = Field(default_factory=list)
+    tool_choice: ToolChoice = "auto"
+    max_output_tokens: MaxTokens = "inf"
+    tracing: Literal["auto"] | dict[str, Any] | None = None
+    truncation: Literal["auto", "disabled"] | dict[str, Any] = "auto"
+    prompt: dict[str, Any] | None = None
+    include: list[Literal["item.input_audio_transcription.logprobs"]] | None = None
+    # Not on the GA wire (GA removed it); the beta dialect still sets it.
+    temperature: Annotated[float, Field(ge=0.6, le=1.2)] = Field(default=0.8, exclude=True)
+
+
+# Fields a client may not change; sending them back (as SDKs that echo the session do)
+# is tolerated and ignored.
+_READ_ONLY = {"object", "id", "model", "expires_at"}
+# Containers merged key by key instead of replaced.
+_MERGED = {("audio",), ("audio", "input"), ("audio", "output")}
+
+
+def _merge(base: dict[str, Any], update: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in update.items():
+        sub = (*path, key)
+        if sub in _MERGED and isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value, sub)
+        else:
+            out[key] = value
+    return out
+
+
+def apply_update(
+    current: RealtimeSession, update: Any, *, voice_locked: bool, allow_temperature: bool = False
+) -> RealtimeSession:
+    """Validate ``session.update``'s ``session`` against ``current``; raise ProtocolError."""
+    if not isinstance(update, dict):
+        raise ProtocolError(
+            "Invalid type for 'session': expected an object.", code="invalid_type", param="session"
+        )
+    if "type" not in update:
+        raise missing_parameter("session.type")
+    if update["type"] == "transcription":
+        raise ProtocolError(
+            "Passing a transcription session update event to a realtime session is not allowed.",
+            code="invalid_value",
+            param="session.type",
+        )
+    if "temperature" in update and not allow_temperature:
+        raise unknown_parameter("session.temperature")
+    update = {k: v for k, v in update.items() if k not in _READ_ONLY}
+    base = current.model_dump()
+    base["temperature"] = current.temperature
+    merged = _merge(base, update, ())
+    try:
+        new = RealtimeSession.model_validate(merged)
+    except ValidationError as exc:
+        raise to_protocol_error(exc, prefix="session") from None
+    for key in _READ_ONLY:
+        setattr(new, key, getattr(current, key))
+    if len(new.output_modalities) != 1:
+        raise ProtocolError(
+            "Invalid 'session.output_modalities': exactly one of 'audio' or 'text' is supported.",
+            code="invalid_value",
+            param="session.output_modalities",
+        )
+    if new.audio.output.voice != current.audio.output.voice:
+        if voice_locked:
+            raise ProtocolError(
+                "Cannot update a conversation's voice if assistant audio is present.",
+                code="cannot_update_voice",
+                param="session.audio.output.voice",
+            )
+    return new

@@ -1,0 +1,90 @@
+"""Turn pydantic validation errors into the reference's error codes and messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from .errors import ProtocolError, quote_list
+
+
+def _path(prefix: str, loc: tuple[int | str, ...]) -> str:
+    parts = [prefix] if prefix else []
+    for piece in loc:
+        if isinstance(piece, int):
+            if parts:
+                parts[-1] = f"{parts[-1]}[{piece}]"
+            else:
+                parts.append(f"[{piece}]")
+        elif "[" in piece or piece in {"function-after", "function-before"}:
+            # union member tags such as "ServerVad" or "literal['a']" are not wire names
+            continue
+        elif piece[:1].isupper():
+            continue
+        else:
+            parts.append(piece)
+    return ".".join(parts)
+
+
+def _expected_values(err: dict[str, Any]) -> list[str]:
+    expected = (err.get("ctx") or {}).get("expected", "")
+    return [v.strip().strip("'") for v in str(expected).replace(" or ", ",").split(",") if v.strip()]
+
+
+def to_protocol_error(exc: ValidationError, *, prefix: str, skip: int = 0) -> ProtocolError:
+    """The first error of ``exc`` as a ProtocolError with a wire ``param`` path."""
+    errors = exc.errors()
+    # Prefer the most specific error: unions report one error per member.
+    err = max(errors, key=lambda e: (e["type"] != "union_tag_invalid", len(e["loc"])))
+    kind = err["type"]
+    param = _path(prefix, err["loc"][skip:])
+    value = err.get("input")
+    if kind == "extra_forbidden":
+        return ProtocolError(f"Unknown parameter: '{param}'.", code="unknown_parameter", param=param)
+    if kind == "missing":
+        return ProtocolError(
+            f"Missing required parameter: '{param}'.", code="missing_required_parameter", param=param
+        )
+    if kind in {"literal_error", "enum"}:
+        values = _expected_values(err)
+        return ProtocolError(
+            f"Invalid value: '{value}'. Supported values are: {quote_list(values)}.",
+            code="invalid_value",
+            param=param,
+        )
+    if kind == "union_tag_invalid":
+        tags = _expected_values(err)
+        tag = (err.get("ctx") or {}).get("tag")
+        return ProtocolError(
+            f"Invalid value: '{tag}'. Supported values are: {quote_list(tags)}.",
+            code="invalid_value",
+            param=f"{param}.type" if param else "type",
+        )
+    if kind in {"greater_than_equal", "greater_than"}:
+        limit = (err.get("ctx") or {}).get("ge", (err.get("ctx") or {}).get("gt"))
+        code = "integer_below_min_value" if isinstance(value, int) else "decimal_below_min_value"
+        return ProtocolError(
+            f"Invalid '{param}': value {value} is below the minimum. Expected a value >= {limit}.",
+            code=code,
+            param=param,
+        )
+    if kind in {"less_than_equal", "less_than"}:
+        limit = (err.get("ctx") or {}).get("le", (err.get("ctx") or {}).get("lt"))
+        code = "integer_above_max_value" if isinstance(value, int) else "decimal_above_max_value"
+        return ProtocolError(
+            f"Invalid '{param}': value {value} is above the maximum. Expected a value <= {limit}.",
+            code=code,
+            param=param,
+        )
+    if kind == "string_too_long":
+        limit = (err.get("ctx") or {}).get("max_length")
+        return ProtocolError(
+            f"Invalid '{param}': string too long. Expected a string with maximum length "
+            f"{limit}, but got a string with length {len(str(value))} instead.",
+            code="string_above_max_length",
+            param=param,
+        )
+    return ProtocolError(
+        f"Invalid type for '{param}': {err['msg']}.", code="invalid_type", param=param
+    )

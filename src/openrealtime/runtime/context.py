@@ -1,0 +1,71 @@
+"""Conversation items → chat-completions messages for the LLM.
+
+The LLM is text-in: a user audio item enters as its transcript (awaited here, since
+speculative transcription may still be finishing), an assistant audio item as the
+transcript of what was spoken (after truncation: only what was heard).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from ..protocol.items import AnyItem
+
+
+async def build_messages(
+    instructions: str, items: list[AnyItem], transcripts: dict[str, asyncio.Future[str]]
+) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = []
+    if instructions:
+        messages.append({"role": "system", "content": instructions})
+    for item in items:
+        if item.type == "function_call":
+            messages.append({"role": "assistant", "content": None, "tool_calls": [{
+                "id": item.call_id, "type": "function",
+                "function": {"name": item.name, "arguments": item.arguments}}]})
+        elif item.type == "function_call_output":
+            messages.append({"role": "tool", "tool_call_id": item.call_id,
+                             "content": item.output})
+        else:
+            text = await _message_text(item, transcripts)
+            if text or item.role != "user":
+                messages.append({"role": item.role, "content": text})
+    return _merge_consecutive(messages)
+
+
+async def _message_text(item: Any, transcripts: dict[str, asyncio.Future[str]]) -> str:
+    pieces: list[str] = []
+    for part in item.content:
+        if part.type in ("input_text", "output_text"):
+            pieces.append(part.text)
+        elif part.type in ("input_audio", "output_audio"):
+            if part.transcript is not None:
+                pieces.append(part.transcript)
+            elif item.id in transcripts:
+                pieces.append(await asyncio.shield(transcripts[item.id]))
+        elif part.type == "input_image":
+            pieces.append("[image]")
+    return " ".join(p.strip() for p in pieces if p and p.strip())
+
+
+def _merge_consecutive(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Chat templates of small models expect alternating roles: join neighbours."""
+    merged: list[dict[str, Any]] = []
+    for message in messages:
+        prev = merged[-1] if merged else None
+        if (prev is not None and prev["role"] == message["role"] in ("user", "system")
+                and isinstance(prev["content"], str) and isinstance(message["content"], str)):
+            prev["content"] = prev["content"] + "\n" + message["content"]
+        else:
+            merged.append(dict(message))
+    return merged
+
+
+def tool_arguments_valid(arguments: str) -> bool:
+    try:
+        json.loads(arguments)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,166 @@
+"""One response: LLM tokens → clause chunker → TTS → resampler → audio facts.
+
+The LLM and the TTS run as two tasks of one TaskGroup joined by a small bounded
+queue of clauses, so the next clause is being generated while the current one is
+being spoken. Cancelling the response task cancels both; backend iterators are
+closed with ``aclosing`` so their worker threads stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import aclosing
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..audio import StreamResampler, float32_to_pcm16
+from ..backends.base import (
+    LLM,
+    TTS,
+    BackendError,
+    Finished,
+    LLMRequest,
+    TextDelta,
+    ToolCallDelta,
+    ToolSpec,
+)
+from ..core import effects as fx
+from .chunker import ClauseChunker
+from .context import build_messages
+
+log = logging.getLogger(__name__)
+Feed = Callable[[fx.Fact], Awaitable[None]]
+_DONE = object()
+
+
+@dataclass(slots=True)
+class Timing:
+    """Monotonic timestamps of one response's stages, for metrics and benchmarks."""
+
+    started: float = field(default_factory=time.perf_counter)
+    context_ready: float | None = None
+    first_token: float | None = None
+    first_clause: float | None = None
+    first_audio: float | None = None
+
+
+async def run_response(
+    response_id: str,
+    plan: fx.ResponsePlan,
+    *,
+    llm: LLM,
+    tts: TTS,
+    transcripts: dict[str, asyncio.Future[str]],
+    feed: Feed,
+    timing: Timing,
+) -> None:
+    try:
+        messages = await build_messages(plan.instructions, plan.items, transcripts)
+        timing.context_ready = time.perf_counter()
+        request = LLMRequest(
+            messages=messages, max_tokens=plan.max_output_tokens, temperature=plan.temperature,
+            tools=[ToolSpec(t["name"], t.get("description", ""), t.get("parameters") or {})
+                   for t in plan.tools],
+            tool_choice=plan.tool_choice,
+        )
+        if plan.output_modalities == ["audio"]:
+            finished = await _speak(response_id, plan, request, llm, tts, feed, timing)
+        else:
+            finished = await _write(response_id, request, llm, feed, timing)
+        await feed(fx.ResponseFinished(
+            response_id, finished.reason if finished.reason != "cancelled" else "stop",
+            input_text_tokens=finished.input_tokens, output_text_tokens=finished.output_tokens,
+            cached_tokens=finished.cached_tokens))
+    except Exception as exc:  # CancelledError is not an Exception: it propagates
+        error = _backend_error(exc)
+        if error is None:
+            log.exception("response %s crashed", response_id)
+            error = BackendError(f"internal error: {exc!r}", code="server_error")
+        else:
+            log.warning("response %s failed: %s", response_id, error.message)
+        await feed(fx.ResponseFailed(response_id, error.code, error.message))
+
+
+def _backend_error(exc: BaseException) -> BackendError | None:
+    if isinstance(exc, BackendError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _backend_error(inner)
+            if found is not None:
+                return found
+    return None
+
+
+async def _write(response_id: str, request: LLMRequest, llm: LLM, feed: Feed,
+                 timing: Timing) -> Finished:
+    finished = Finished("stop")
+    async with aclosing(llm.stream(request)) as stream:
+        async for chunk in stream:
+            if isinstance(chunk, TextDelta):
+                if timing.first_token is None:
+                    timing.first_token = time.perf_counter()
+                await feed(fx.TextProduced(response_id, chunk.text))
+            elif isinstance(chunk, ToolCallDelta):
+                await feed(fx.ToolCallProduced(response_id, chunk.index, chunk.arguments,
+                                               chunk.name, chunk.call_id))
+            else:
+                finished = chunk
+    return finished
+
+
+async def _speak(response_id: str, plan: fx.ResponsePlan, request: LLMRequest, llm: LLM,
+                 tts: TTS, feed: Feed, timing: Timing) -> Finished:
+    clauses: asyncio.Queue[object] = asyncio.Queue(maxsize=4)
+    result: list[Finished] = []
+
+    async def think() -> None:
+        chunker = ClauseChunker()
+        finished = Finished("stop")
+        try:
+            async with aclosing(llm.stream(request)) as stream:
+                async for chunk in stream:
+                    if isinstance(chunk, TextDelta):
+                        if timing.first_token is None:
+                            timing.first_token = time.perf_counter()
+                        for clause in chunker.push(chunk.text):
+                            await clauses.put(clause)
+                    elif isinstance(chunk, ToolCallDelta):
+                        await feed(fx.ToolCallProduced(response_id, chunk.index,
+                                                       chunk.arguments, chunk.name,
+                                                       chunk.call_id))
+                    else:
+                        finished = chunk
+            for clause in chunker.flush():
+                await clauses.put(clause)
+        finally:
+            result.append(finished)
+        await clauses.put(_DONE)
+
+    async def say() -> None:
+        resampler = StreamResampler(tts.sample_rate, plan.output_sample_rate)
+        while (clause := await clauses.get()) is not _DONE:
+            assert isinstance(clause, str)
+            if timing.first_clause is None:
+                timing.first_clause = time.perf_counter()
+            await feed(fx.ClauseStarted(response_id, clause))
+            async with aclosing(tts.synthesize(clause, voice=plan.voice,
+                                               speed=plan.speed)) as audio:
+                async for chunk in audio:
+                    out = resampler.process(chunk.astype(np.float32) / 32768.0)
+                    if len(out):
+                        if timing.first_audio is None:
+                            timing.first_audio = time.perf_counter()
+                        await feed(fx.AudioProduced(response_id, float32_to_pcm16(out)))
+        tail = resampler.process(np.zeros(0, dtype=np.float32), last=True)
+        if len(tail):
+            await feed(fx.AudioProduced(response_id, float32_to_pcm16(tail)))
+
+    async with asyncio.TaskGroup() as group:
+        group.create_task(think())
+        group.create_task(say())
+    return result[0]

@@ -1,0 +1,37 @@
+"""Where a realtime client puts its key, in the order the reference lists them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+INSECURE_PREFIX = "openai-insecure-api-key."
+
+
+def presented_key(headers: Mapping[str, str], subprotocols: list[str],
+                  query: Mapping[str, str]) -> str | None:
+    auth = headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    if headers.get("api-key"):
+        return headers["api-key"].strip()
+    for proto in subprotocols:
+        if proto.startswith(INSECURE_PREFIX):
+            return proto[len(INSECURE_PREFIX):]
+    # Azure's browser fallback puts the key in the query string.
+    return query.get("api-key")
+
+
+def auth_error(key: str | None, keys: frozenset[str]) -> dict[str, object] | None:
+    """None when allowed; else the ``error`` payload the hosted service sends."""
+    if not keys:
+        return None
+    if key is None:
+        return {"type": "invalid_request_error", "code": None,
+                "message": "Missing bearer or basic authentication in header",
+                "param": None, "event_id": None}
+    if key not in keys:
+        shown = key[:3] + "*" * max(0, len(key) - 7) + key[-4:] if len(key) > 8 else "***"
+        return {"type": "invalid_request_error", "code": "invalid_api_key",
+                "message": f"Incorrect API key provided: {shown}.",
+                "param": None, "event_id": None}
+    return None

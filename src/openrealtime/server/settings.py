@@ -1,0 +1,26 @@
+"""Settings, built once and passed down: ``OPENREALTIME_*`` variables, CLI flags on top."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OPENREALTIME_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    # Comma-separated. Empty: no authentication (a local, single-user server).
+    api_keys: str = ""
+    backend: Literal["local", "fake"] = "local"
+    llm_url: str | None = None  # any OpenAI-compatible /v1 base URL
+    llm_model: str | None = None
+    llm_api_key: str | None = None
+    threads: int = 2
+    log_level: str = "info"
+
+    @property
+    def keys(self) -> frozenset[str]:
+        return frozenset(k.strip() for k in self.api_keys.split(",") if k.strip())

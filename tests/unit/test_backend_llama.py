@@ -1,0 +1,96 @@
+"""LlamaLLM's text / tool-call control flow with a scripted completion (no model)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Generator
+from typing import Any
+
+from openrealtime.backends.base import Finished, LLMRequest, TextDelta, ToolCallDelta, ToolSpec
+from openrealtime.backends.local.llama import LlamaLLM, _Run
+
+TOOL = ToolSpec("get_time", "Time.", {"type": "object", "properties": {"tz": {"type": "string"}}})
+CALL = ['{"name": "get_', 'time", "arguments": ', '{"tz": ', '"UTC"', "}", "}"]
+
+
+class ScriptedLlama(LlamaLLM):
+    """LlamaLLM with the model replaced by scripted completions."""
+
+    def __init__(self, free: list[str]) -> None:  # no super(): no model to load
+        self.free = free
+        self.grammars: list[Any] = []
+
+    def _prompt_tokens(self, run: _Run) -> list[int]:
+        return [1, 2, 3]
+
+    def _grammar(self, tools: Any) -> Any:
+        return "tool-grammar"
+
+    def _completion(self, run: _Run, grammar: Any) -> Generator[tuple[str, str | None], None, None]:
+        self.grammars.append(grammar)
+        pieces = CALL if grammar else self.free
+        for piece in pieces:
+            yield piece, None
+        yield "", "stop"
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split())
+
+
+def generate(llm: ScriptedLlama, request: LLMRequest) -> list[Any]:
+    items: list[Any] = []
+    llm._generating = threading.Event()
+    llm._generate(_Run(request, items.append, threading.Event()))
+    assert items.pop() is not None  # the end sentinel
+    return items
+
+
+def request(tool_choice: Any, tools: tuple[ToolSpec, ...] = (TOOL,)) -> LLMRequest:
+    return LLMRequest([{"role": "user", "content": "time?"}], tools=tools, tool_choice=tool_choice)
+
+
+def test_plain_text_streams_then_finished() -> None:
+    llm = ScriptedLlama(["Hello", " there"])
+    items = generate(llm, request("auto", tools=()))
+    assert items == [TextDelta("Hello"), TextDelta(" there"), Finished("stop", 3, 2)]
+    assert llm.grammars == [None]
+
+
+def test_auto_with_text_answer_keeps_the_text() -> None:
+    llm = ScriptedLlama([" ", "It is", " noon"])
+    items = generate(llm, request("auto"))
+    assert "".join(i.text for i in items if isinstance(i, TextDelta)) == " It is noon"
+    assert items[-1].reason == "stop"
+    assert llm.grammars == [None]
+
+
+def test_auto_switches_to_the_grammar_when_the_answer_opens_a_brace() -> None:
+    llm = ScriptedLlama([" ", '{"', "name"])
+    items = generate(llm, request("auto"))
+    assert llm.grammars == [None, "tool-grammar"]
+    assert not any(isinstance(i, TextDelta) for i in items)
+    deltas = [i for i in items if isinstance(i, ToolCallDelta)]
+    assert deltas[0].name == "get_time" and deltas[0].call_id.startswith("call_")
+    assert json.loads("".join(d.arguments for d in deltas)) == {"tz": "UTC"}
+    assert items[-1] == Finished("tool_calls", 3, items[-1].output_tokens)
+
+
+def test_required_uses_the_grammar_from_the_start() -> None:
+    llm = ScriptedLlama(["never used"])
+    items = generate(llm, request("required"))
+    assert llm.grammars == ["tool-grammar"]
+    assert items[-1].reason == "tool_calls"
+
+
+def test_none_ignores_the_tools() -> None:
+    llm = ScriptedLlama(['{"a": 1}'])
+    items = generate(llm, request("none"))
+    assert items[0] == TextDelta('{"a": 1}')
+    assert llm.grammars == [None]
+
+
+def test_errors_are_handed_over_not_raised_in_the_worker() -> None:
+    llm = ScriptedLlama([])
+    items = generate(llm, request({"type": "function", "name": "unknown"}))
+    assert len(items) == 1 and items[0].code == "invalid_tool_choice"

@@ -1,0 +1,164 @@
+"""RemoteLLM against httpx.MockTransport: SSE parsing, tools, usage and errors."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from openrealtime.backends.base import (
+    LLM,
+    BackendError,
+    Finished,
+    LLMRequest,
+    TextDelta,
+    ToolCallDelta,
+    ToolSpec,
+)
+from openrealtime.backends.remote.openai_llm import RemoteLLM, chat_tool_choice
+
+
+def sse(*events: dict[str, Any] | str) -> bytes:
+    lines = [": keep-alive\n\n"]
+    for event in events:
+        data = event if isinstance(event, str) else json.dumps(event)
+        lines.append(f"data: {data}\n\n")
+    return "".join(lines).encode()
+
+
+def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {
+        "object": "chat.completion.chunk",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+
+
+async def collect(llm: RemoteLLM, request: LLMRequest) -> list[Any]:
+    return [item async for item in llm.stream(request)]
+
+
+def make_llm(handler: Any, **kwargs: Any) -> RemoteLLM:
+    return RemoteLLM("http://llm.test/v1", "m", transport=httpx.MockTransport(handler), **kwargs)
+
+
+async def test_streams_text_and_usage_and_sends_the_request() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        body = sse(
+            chunk({"role": "assistant"}),
+            chunk({"content": "Hel"}),
+            chunk({"content": "lo"}),
+            chunk({}, "stop"),
+            {
+                "choices": [],
+                "usage": {
+                    "prompt_tokens": 12,
+                    "completion_tokens": 2,
+                    "prompt_tokens_details": {"cached_tokens": 8},
+                },
+            },
+            "[DONE]",
+        )
+        return httpx.Response(200, content=body, headers={"content-type": "text/event-stream"})
+
+    llm = make_llm(handler, api_key="sk-test")
+    assert isinstance(llm, LLM)
+    items = await collect(llm, LLMRequest([{"role": "user", "content": "Hi"}], max_tokens=5))
+    await llm.aclose()
+    assert items == [TextDelta("Hel"), TextDelta("lo"), Finished("stop", 12, 2, 8)]
+    request = seen[0]
+    assert str(request.url) == "http://llm.test/v1/chat/completions"
+    assert request.headers["authorization"] == "Bearer sk-test"
+    payload = json.loads(request.content)
+    assert payload["stream"] is True and payload["max_tokens"] == 5
+    assert payload["stream_options"] == {"include_usage": True}
+    assert "tools" not in payload
+
+
+async def test_tool_calls_are_passed_natively_and_streamed_back() -> None:
+    payloads: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        payloads.append(json.loads(request.content))
+        call = {
+            "index": 0,
+            "id": "call_1",
+            "type": "function",
+            "function": {"name": "get_time", "arguments": ""},
+        }
+        body = sse(
+            chunk({"tool_calls": [call]}),
+            chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"tz": '}}]}),
+            chunk({"tool_calls": [{"index": 0, "function": {"arguments": '"UTC"}'}}]}),
+            chunk({}, "tool_calls"),
+            "[DONE]",
+        )
+        return httpx.Response(200, content=body)
+
+    llm = make_llm(handler)
+    tool = ToolSpec(
+        "get_time", "Time.", {"type": "object", "properties": {"tz": {"type": "string"}}}
+    )
+    request = LLMRequest(
+        [{"role": "user", "content": "time?"}],
+        tools=[tool],
+        tool_choice={"type": "function", "name": "get_time"},
+    )
+    items = await collect(llm, request)
+    await llm.aclose()
+    assert items[0] == ToolCallDelta(0, "", name="get_time", call_id="call_1")
+    assert "".join(i.arguments for i in items if isinstance(i, ToolCallDelta)) == '{"tz": "UTC"}'
+    assert items[-1] == Finished("tool_calls")  # no usage sent: zeros
+    assert payloads[0]["tools"][0] == {
+        "type": "function",
+        "function": {"name": "get_time", "description": "Time.", "parameters": tool.parameters},
+    }
+    assert payloads[0]["tool_choice"] == {"type": "function", "function": {"name": "get_time"}}
+
+
+def test_chat_tool_choice_shapes() -> None:
+    assert chat_tool_choice("auto") == "auto"
+    assert chat_tool_choice({"type": "function", "function": {"name": "f"}}) == {
+        "type": "function",
+        "function": {"name": "f"},
+    }
+
+
+async def test_http_error_becomes_backend_error_with_body() -> None:
+    llm = make_llm(
+        lambda request: httpx.Response(404, json={"error": {"message": "no such model"}})
+    )
+    with pytest.raises(BackendError, match=r"HTTP 404.*no such model") as info:
+        await collect(llm, LLMRequest([{"role": "user", "content": "Hi"}]))
+    await llm.aclose()
+    assert info.value.code == "llm_http_error"
+
+
+async def test_connection_error_becomes_backend_error() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    llm = make_llm(handler)
+    with pytest.raises(BackendError, match="cannot reach") as info:
+        await collect(llm, LLMRequest([{"role": "user", "content": "Hi"}]))
+    await llm.aclose()
+    assert info.value.code == "llm_unavailable"
+
+
+async def test_error_event_in_stream_becomes_backend_error() -> None:
+    llm = make_llm(
+        lambda request: httpx.Response(200, content=sse({"error": {"message": "overloaded"}}))
+    )
+    with pytest.raises(BackendError, match="overloaded"):
+        await collect(llm, LLMRequest([{"role": "user", "content": "Hi"}]))
+    await llm.aclose()
+
+
+def test_count_tokens_is_a_four_chars_per_token_estimate() -> None:
+    llm = RemoteLLM("http://llm.test/v1", "m")
+    assert llm.count_tokens("") == 0
+    assert llm.count_tokens("abcd" * 10) == 10
