@@ -21,7 +21,7 @@ class StreamResampler:
     stream is flushed. When the rates are equal it is an identity (no copy).
     """
 
-    def __init__(self, in_rate: int, out_rate: int) -> None:
+    def __init__(self, in_rate: int, out_rate: int, quality: str = _QUALITY) -> None:
         if in_rate <= 0 or out_rate <= 0:
             raise ValueError(f"sample rates must be positive, got {in_rate} -> {out_rate}")
         self.in_rate = in_rate
@@ -29,8 +29,9 @@ class StreamResampler:
         self._stream: soxr.ResampleStream | None = None
         if in_rate != out_rate:
             self._stream = soxr.ResampleStream(
-                in_rate, out_rate, 1, dtype="float32", quality=_QUALITY
+                in_rate, out_rate, 1, dtype="float32", quality=quality
             )
+        self._quality = quality
         self._finished = False
 
     @property

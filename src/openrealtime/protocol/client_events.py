@@ -173,7 +173,7 @@ def validate_event(data: dict[str, Any], supported: list[str] | None = None) -> 
     try:
         return _ADAPTER.validate_python(data)
     except ValidationError as exc:
-        err = to_protocol_error(exc, prefix="", skip=1)
+        err = to_protocol_error(exc, prefix="", data=data)
         raise err from None
 
 

@@ -177,7 +177,7 @@ def apply_update(
     try:
         new = RealtimeSession.model_validate(merged)
     except ValidationError as exc:
-        raise to_protocol_error(exc, prefix="session") from None
+        raise to_protocol_error(exc, prefix="session", data=merged) from None
     for key in _READ_ONLY:
         setattr(new, key, getattr(current, key))
     if len(new.output_modalities) != 1:

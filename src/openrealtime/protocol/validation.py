@@ -9,21 +9,21 @@ from pydantic import ValidationError
 from .errors import ProtocolError, quote_list
 
 
-def _path(prefix: str, loc: tuple[int | str, ...]) -> str:
+def _path(prefix: str, loc: tuple[int | str, ...], data: Any) -> str:
+    """The wire path of an error location, walking the input to drop union tags."""
     parts = [prefix] if prefix else []
     for piece in loc:
-        if isinstance(piece, int):
-            if parts:
-                parts[-1] = f"{parts[-1]}[{piece}]"
-            else:
-                parts.append(f"[{piece}]")
-        elif "[" in piece or piece in {"function-after", "function-before"}:
-            # union member tags such as "ServerVad" or "literal['a']" are not wire names
-            continue
-        elif piece[:1].isupper():
-            continue
-        else:
-            parts.append(piece)
+        if isinstance(piece, int) and isinstance(data, list):
+            parts[-1 if parts else 0:] = [f"{parts[-1] if parts else ''}[{piece}]"]
+            data = data[piece] if piece < len(data) else None
+        elif isinstance(data, dict) and piece in data:
+            parts.append(str(piece))
+            data = data[piece]
+        elif isinstance(data, dict) and isinstance(piece, str) and not piece.startswith(
+                ("function-", "literal[")) and data.get("type") != piece and not piece[:1].isupper():
+            parts.append(piece)  # a missing or extra key
+            data = None
+        # else: a union member tag, not a wire name
     return ".".join(parts)
 
 
@@ -32,13 +32,13 @@ def _expected_values(err: dict[str, Any]) -> list[str]:
     return [v.strip().strip("'") for v in str(expected).replace(" or ", ",").split(",") if v.strip()]
 
 
-def to_protocol_error(exc: ValidationError, *, prefix: str, skip: int = 0) -> ProtocolError:
+def to_protocol_error(exc: ValidationError, *, prefix: str, data: Any = None) -> ProtocolError:
     """The first error of ``exc`` as a ProtocolError with a wire ``param`` path."""
     errors = exc.errors()
     # Prefer the most specific error: unions report one error per member.
     err = max(errors, key=lambda e: (e["type"] != "union_tag_invalid", len(e["loc"])))
     kind = err["type"]
-    param = _path(prefix, err["loc"][skip:])
+    param = _path(prefix, err["loc"], data)
     value = err.get("input")
     if kind == "extra_forbidden":
         return ProtocolError(f"Unknown parameter: '{param}'.", code="unknown_parameter", param=param)
@@ -63,7 +63,7 @@ def to_protocol_error(exc: ValidationError, *, prefix: str, skip: int = 0) -> Pr
         )
     if kind in {"greater_than_equal", "greater_than"}:
         limit = (err.get("ctx") or {}).get("ge", (err.get("ctx") or {}).get("gt"))
-        code = "integer_below_min_value" if isinstance(value, int) else "decimal_below_min_value"
+        code = "decimal_below_min_value" if isinstance(limit, float) else "integer_below_min_value"
         return ProtocolError(
             f"Invalid '{param}': value {value} is below the minimum. Expected a value >= {limit}.",
             code=code,
@@ -71,7 +71,7 @@ def to_protocol_error(exc: ValidationError, *, prefix: str, skip: int = 0) -> Pr
         )
     if kind in {"less_than_equal", "less_than"}:
         limit = (err.get("ctx") or {}).get("le", (err.get("ctx") or {}).get("lt"))
-        code = "integer_above_max_value" if isinstance(value, int) else "decimal_above_max_value"
+        code = "decimal_above_max_value" if isinstance(limit, float) else "integer_above_max_value"
         return ProtocolError(
             f"Invalid '{param}': value {value} is above the maximum. Expected a value <= {limit}.",
             code=code,

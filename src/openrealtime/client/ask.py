@@ -1,0 +1,158 @@
+"""A plain-websockets realtime client: speak a WAV file, save the spoken answer.
+
+Used by ``openrealtime ask``, by ``make demo``, by the end-to-end tests and by the
+latency benchmark, so all of them measure the same thing: a question streamed in
+20 ms frames at real-time pace, then silence until the answer is complete.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import websockets
+
+from ..audio import float32_to_pcm16, int16_to_bytes, resample
+
+RATE = 24000
+FRAME_MS = 20
+FRAME = RATE * FRAME_MS // 1000
+
+
+@dataclass
+class TurnResult:
+    question: str = ""
+    answer: str = ""
+    audio: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
+    status: str = ""
+    # perf_counter timestamps
+    speech_end_sent: float = 0.0  # the last frame of the question's speech left the client
+    speech_stopped: float | None = None
+    first_audio: float | None = None
+    done: float | None = None
+    events: list[str] = field(default_factory=list)
+    usage: dict[str, Any] | None = None
+
+    @property
+    def latency_s(self) -> float | None:
+        """First audio delta minus ``speech_stopped``."""
+        if self.first_audio is None or self.speech_stopped is None:
+            return None
+        return self.first_audio - self.speech_stopped
+
+    @property
+    def latency_from_speech_end_s(self) -> float | None:
+        """First audio delta minus the acoustic end of speech."""
+        return None if self.first_audio is None else self.first_audio - self.speech_end_sent
+
+
+def speech_end(x: np.ndarray, threshold: float = 0.01) -> int:
+    """Index after the last sample louder than ``threshold`` (the acoustic end)."""
+    loud = np.flatnonzero(np.abs(x) > threshold)
+    return int(loud[-1]) + 1 if len(loud) else 0
+
+
+def to_pcm24k(x: np.ndarray, rate: int) -> np.ndarray:
+    return x if rate == RATE else resample(x, rate, RATE)
+
+
+async def _stream(ws: Any, x: np.ndarray, result: TurnResult, realtime: bool,
+                  trailing_silence_s: float) -> None:
+    end = speech_end(x)
+    padded = np.concatenate([x, np.zeros(int(RATE * trailing_silence_s), dtype=np.float32)])
+    start = time.perf_counter()
+    for index, offset in enumerate(range(0, len(padded), FRAME)):
+        if result.done is not None:
+            return
+        frame = padded[offset:offset + FRAME]
+        payload = base64.b64encode(int16_to_bytes(float32_to_pcm16(frame))).decode()
+        await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": payload}))
+        if offset <= end < offset + FRAME:
+            result.speech_end_sent = time.perf_counter()
+        if realtime:
+            delay = start + (index + 1) * FRAME_MS / 1000 - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+
+
+async def _collect(ws: Any, result: TurnResult) -> None:
+    chunks: list[np.ndarray] = []
+    async for message in ws:
+        event = json.loads(message)
+        kind = event["type"]
+        result.events.append(kind)
+        if kind == "input_audio_buffer.speech_stopped":
+            result.speech_stopped = time.perf_counter()
+        elif kind == "conversation.item.input_audio_transcription.completed":
+            result.question = event["transcript"]
+        elif kind in ("response.output_audio.delta", "response.audio.delta"):
+            if result.first_audio is None:
+                result.first_audio = time.perf_counter()
+            chunks.append(np.frombuffer(base64.b64decode(event["delta"]), dtype="<i2"))
+        elif kind in ("response.output_audio_transcript.done", "response.audio_transcript.done"):
+            result.answer = event["transcript"]
+        elif kind in ("response.output_text.done", "response.text.done"):
+            result.answer = event["text"]
+        elif kind == "response.done":
+            result.status = event["response"]["status"]
+            result.usage = event["response"].get("usage")
+            result.done = time.perf_counter()
+            break
+        elif kind == "error":
+            raise RuntimeError(f"server error: {event['error']['message']}")
+    if chunks:
+        result.audio = np.concatenate(chunks).astype(np.int16)
+
+
+async def ask_turn(ws: Any, x: np.ndarray, *, realtime: bool = True,
+                   trailing_silence_s: float = 3.0, timeout_s: float = 60.0) -> TurnResult:
+    """Stream one spoken question (float32, 24 kHz) and collect the answer."""
+    result = TurnResult()
+    collector = asyncio.create_task(_collect(ws, result))
+    try:
+        await _stream(ws, x, result, realtime, trailing_silence_s)
+        await asyncio.wait_for(asyncio.shield(collector), timeout_s)
+    finally:
+        collector.cancel()
+        await asyncio.gather(collector, return_exceptions=True)
+    return result
+
+
+async def configure(ws: Any, instructions: str | None = None) -> dict[str, Any]:
+    """Wait for ``session.created`` and switch on input transcription."""
+    created = json.loads(await ws.recv())
+    session: dict[str, Any] = {"type": "realtime", "output_modalities": ["audio"],
+                               "audio": {"input": {"transcription": {"model": "whisper-1"},
+                                                   "turn_detection": {"type": "server_vad"}}}}
+    if instructions:
+        session["instructions"] = instructions
+    await ws.send(json.dumps({"type": "session.update", "session": session}))
+    while True:
+        event = json.loads(await ws.recv())
+        if event["type"] == "session.updated":
+            return created
+        if event["type"] == "error":
+            raise RuntimeError(event["error"]["message"])
+
+
+def ws_url(base: str, model: str = "gpt-realtime") -> str:
+    base = base.rstrip("/")
+    if base.startswith("http"):
+        base = "ws" + base[4:]
+    if not base.endswith("/v1/realtime"):
+        base = base + ("/realtime" if base.endswith("/v1") else "/v1/realtime")
+    return f"{base}?model={model}"
+
+
+async def ask_url(url: str, x: np.ndarray, *, api_key: str | None = None,
+                  instructions: str | None = None, realtime: bool = True) -> TurnResult:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    async with websockets.connect(ws_url(url), additional_headers=headers,
+                                  max_size=None) as ws:
+        await configure(ws, instructions)
+        return await ask_turn(ws, x, realtime=realtime)

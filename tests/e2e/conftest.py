@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import pytest
+
+from openrealtime.backends.base import Backends
+
+
+@pytest.fixture(scope="session")
+def local_backends() -> Backends:
+    from openrealtime.backends.stack import load_local_backends
+
+    return load_local_backends()
+
+
+@pytest.fixture(scope="session")
+def question_audio(local_backends: Backends) -> object:
+    """'What is the capital of France?' spoken by Piper, as float32 at 24 kHz."""
+    import asyncio
+
+    import numpy as np
+
+    from openrealtime.audio import resample
+
+    async def synth() -> np.ndarray:
+        tts = local_backends.tts
+        chunks = [c async for c in tts.synthesize("What is the capital of France?")]
+        x = np.concatenate(chunks).astype(np.float32) / 32768.0
+        return resample(x, tts.sample_rate, 24000)
+
+    speech = asyncio.run(synth())
+    lead = np.zeros(int(0.4 * 24000), dtype=np.float32)
+    return np.concatenate([lead, speech])
