@@ -23,6 +23,7 @@ def load_local_backends(
     llm_model: str | None = None,
     llm_api_key: str | None = None,
     n_threads: int = 2,
+    stt_short_window: bool = True,
 ) -> Backends:
     """Load Silero VAD, Whisper tiny.en, SmolLM2 (or a remote LLM) and Piper.
 
@@ -34,7 +35,7 @@ def load_local_backends(
     from openrealtime.backends.local.whisper import WhisperSTT
 
     vad = _timed("vad", SileroVAD, warm=True)
-    stt = _timed("stt", lambda: WhisperSTT(cpu_threads=n_threads), warm=True)
+    stt = _timed("stt", lambda: WhisperSTT(cpu_threads=n_threads, short_window=stt_short_window), warm=True)
     llm, llm_name = _load_llm(llm_url, llm_model, llm_api_key, n_threads)
     tts = _timed("tts", PiperTTS, warm=True)
     names = {"vad": vad.name, "stt": stt.name, "llm": llm_name, "tts": tts.name}

@@ -29,6 +29,8 @@ from .turn import EAGERNESS_SILENCE_MS, PauseBegan, SpeechBegan, SpeechEnded, Sp
 SAMPLE_RATE = 16_000  # the input timeline (VAD and STT rate)
 VAD_WINDOW = 512
 MIN_COMMIT_MS = 100
+# Speculative transcription starts after this much pause (see TurnDetector).
+SPECULATION_HOLD_MS = 90
 Output = ev.ServerEvent | fx.Effect
 
 
@@ -43,7 +45,7 @@ def ms(samples: int) -> int:
 
 class Session:
     def __init__(self, config: RealtimeSession, *, beta: bool = False,
-                 input_capacity_s: int = 300) -> None:
+                 input_capacity_s: int = 120) -> None:
         self.config = config
         self.beta = beta  # the beta dialect still has session.temperature
         self.conversation = Conversation()
@@ -79,7 +81,7 @@ class Session:
                       else EAGERNESS_SILENCE_MS[td.eagerness])
         threshold = td.threshold if td.type == "server_vad" else 0.5
         self.turn = TurnDetector(threshold=threshold, silence_samples=silence_ms * 16,
-                                 window=VAD_WINDOW)
+                                 window=VAD_WINDOW, hold_samples=SPECULATION_HOLD_MS * 16)
         self.turn.reset(position)
 
     def framer_position(self) -> int:
@@ -276,8 +278,8 @@ class Session:
                 if prefix.interrupt_response and self.inband is not None:
                     out += self._cancel(self.inband, "turn_detected")
             elif isinstance(signal, PauseBegan) and self.pending_item:
-                # Speculative transcription: start STT at the first silent window
-                # instead of after the whole silence window.
+                # Speculative transcription: start STT early in the silence window
+                # instead of after it; cancelled if the speaker goes on.
                 audio = self.ring.read(self.speech_start, signal.at)
                 self.speculating = True
                 out.append(fx.StartTranscription(self.pending_item, audio, speculative=True,

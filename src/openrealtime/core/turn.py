@@ -28,6 +28,8 @@ class SpeechBegan:
 
 @dataclass(frozen=True, slots=True)
 class PauseBegan:
+    """The speaker has been quiet for ``hold_samples``: ``at`` is the current end."""
+
     at: int
 
 
@@ -48,13 +50,17 @@ class TurnDetector:
     """Consumes one probability per fixed-size window, in stream order."""
 
     def __init__(
-        self, *, threshold: float, silence_samples: int, window: int, min_speech_samples: int = 0
+        self, *, threshold: float, silence_samples: int, window: int, hold_samples: int = 0
     ) -> None:
         self.threshold = threshold
         self.release = max(threshold - HYSTERESIS, 0.01)
         self.silence_samples = silence_samples
         self.window = window
-        self.min_speech_samples = min_speech_samples
+        # How long a pause must last before speculative transcription starts: the
+        # VAD drops below threshold on a word's soft tail (a final "s"), and cutting
+        # the audio there garbles the last word.
+        self.hold_samples = hold_samples
+        self.held = False
         self.state: Literal["idle", "speech", "pause"] = "idle"
         self.onset = 0
         self.pause_at = 0
@@ -74,8 +80,8 @@ class TurnDetector:
             return None
         if self.state == "speech":
             if probability < self.release:
-                self.state, self.pause_at = "pause", start
-                return PauseBegan(start)
+                self.state, self.pause_at, self.held = "pause", start, False
+                return self._hold()
             return None
         # pause
         if probability >= self.threshold:
@@ -84,4 +90,10 @@ class TurnDetector:
         if self.position - self.pause_at >= self.silence_samples:
             self.state = "idle"
             return SpeechEnded(self.position)
+        return self._hold()
+
+    def _hold(self) -> TurnSignal | None:
+        if not self.held and self.position - self.pause_at >= self.hold_samples:
+            self.held = True
+            return PauseBegan(self.position)
         return None

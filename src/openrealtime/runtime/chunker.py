@@ -16,7 +16,7 @@ _CLAUSE_END = re.compile(r"[,;:—–]\s")
 _UNSPOKEN = re.compile(r"[*_#`~>|]+|\[(.*?)\]\(.*?\)")
 
 FIRST_MIN_WORDS = 2
-FIRST_MAX_WORDS = 7
+FIRST_MAX_WORDS = 5
 LATER_MIN_WORDS = 5
 LATER_MAX_WORDS = 28
 

@@ -117,6 +117,10 @@ async def _speak(response_id: str, plan: fx.ResponsePlan, request: LLMRequest, l
                  tts: TTS, feed: Feed, timing: Timing) -> Finished:
     clauses: asyncio.Queue[object] = asyncio.Queue(maxsize=4)
     result: list[Finished] = []
+    # The first clause is synthesized alone: the LLM (which pauses through its
+    # stream's backpressure) would otherwise compete with TTS for the two cores
+    # exactly when the time to first audio is being decided.
+    first_audio = asyncio.Event()
 
     async def think() -> None:
         chunker = ClauseChunker()
@@ -129,6 +133,7 @@ async def _speak(response_id: str, plan: fx.ResponsePlan, request: LLMRequest, l
                             timing.first_token = time.perf_counter()
                         for clause in chunker.push(chunk.text):
                             await clauses.put(clause)
+                            await first_audio.wait()
                     elif isinstance(chunk, ToolCallDelta):
                         await feed(fx.ToolCallProduced(response_id, chunk.index,
                                                        chunk.arguments, chunk.name,
@@ -143,6 +148,12 @@ async def _speak(response_id: str, plan: fx.ResponsePlan, request: LLMRequest, l
 
     async def say() -> None:
         resampler = StreamResampler(tts.sample_rate, plan.output_sample_rate)
+        try:
+            await _say(resampler)
+        finally:
+            first_audio.set()
+
+    async def _say(resampler: StreamResampler) -> None:
         while (clause := await clauses.get()) is not _DONE:
             assert isinstance(clause, str)
             if timing.first_clause is None:
@@ -156,6 +167,8 @@ async def _speak(response_id: str, plan: fx.ResponsePlan, request: LLMRequest, l
                         if timing.first_audio is None:
                             timing.first_audio = time.perf_counter()
                         await feed(fx.AudioProduced(response_id, float32_to_pcm16(out)))
+                        first_audio.set()
+            first_audio.set()  # even a clause that gave no audio must not stall the LLM
         tail = resampler.process(np.zeros(0, dtype=np.float32), last=True)
         if len(tail):
             await feed(fx.AudioProduced(response_id, float32_to_pcm16(tail)))

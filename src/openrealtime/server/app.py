@@ -36,7 +36,8 @@ def default_loader(settings: Settings) -> Backends:
     from ..backends.stack import load_local_backends
 
     return load_local_backends(llm_url=settings.llm_url, llm_model=settings.llm_model,
-                               llm_api_key=settings.llm_api_key, n_threads=settings.threads)
+                               llm_api_key=settings.llm_api_key, n_threads=settings.threads,
+                               stt_short_window=settings.stt_short_window)
 
 
 class RealtimeServer:

@@ -18,7 +18,10 @@ def uvicorn_config(app: Starlette, host: str, port: int, log_level: str = "warni
                    ) -> uvicorn.Config:
     return uvicorn.Config(app, host=host, port=port, log_level=log_level,
                           ws_max_size=WS_MAX_SIZE, ws_ping_interval=20.0,
-                          ws_ping_timeout=20.0, lifespan="on")
+                          ws_ping_timeout=20.0, lifespan="on",
+                          # base64 audio barely compresses; inflating every append
+                          # frame was the second-largest cost of listening (py-spy).
+                          ws_per_message_deflate=False)
 
 
 @contextlib.asynccontextmanager

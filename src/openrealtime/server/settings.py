@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     llm_model: str | None = None
     llm_api_key: str | None = None
     threads: int = 2
+    # Encode only the utterance (>= 10 s window) instead of Whisper's 30 s window:
+    # ~150 ms instead of ~450 ms per turn, at some cost in accuracy.
+    stt_short_window: bool = True
     log_level: str = "info"
 
     @property

@@ -66,6 +66,9 @@ def bundled_model_path() -> Path:
     return path
 
 
+AHEAD_PIECES = 3
+
+
 @dataclass(slots=True)
 class _Run:
     """What one generation needs and what it learns."""
@@ -77,6 +80,17 @@ class _Run:
     prompt_tokens: list[int] = field(default_factory=list)
     formatted: Any = None  # llama_cpp ChatFormatterResponse
     output_tokens: int = 0
+    # Backpressure: the worker may run at most this many pieces ahead of the
+    # consumer. When the pipeline pauses reading (to let the first clause be
+    # synthesized without competing for the 2 cores) generation pauses too.
+    credits: threading.Semaphore | None = None
+
+    def wait_for_credit(self) -> None:
+        if self.credits is None:
+            return
+        while not self.credits.acquire(timeout=0.05):
+            if self.stop.is_set():
+                return
 
 
 class LlamaLLM:
@@ -133,13 +147,15 @@ class LlamaLLM:
         """Stream chunks; the last one is always :class:`Finished`."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
-        run = _Run(request, _emitter(loop, queue), threading.Event())
+        run = _Run(request, _emitter(loop, queue), threading.Event(),
+                   credits=threading.Semaphore(AHEAD_PIECES))
         future = loop.run_in_executor(self._executor, self._generate, run)
         try:
             while (item := await queue.get()) is not _END:
                 if isinstance(item, BaseException):
                     raise _backend_error(item) from item
                 yield item
+                run.credits.release()
         finally:
             run.stop.set()
             # The worker notices ``stop`` within one token; waiting keeps the
@@ -239,6 +255,7 @@ class LlamaLLM:
         try:
             for chunk in chunks:
                 choice = chunk["choices"][0]
+                run.wait_for_credit()
                 yield choice["text"], choice["finish_reason"]
         finally:
             chunks.close()

