@@ -126,7 +126,9 @@ async def ask_turn(ws: Any, x: np.ndarray, *, realtime: bool = True,
 async def configure(ws: Any, instructions: str | None = None) -> dict[str, Any]:
     """Wait for ``session.created`` and switch on input transcription."""
     created = json.loads(await ws.recv())
+    # A spoken answer: cap its length (the protocol's default is "inf").
     session: dict[str, Any] = {"type": "realtime", "output_modalities": ["audio"],
+                               "max_output_tokens": 300,
                                "audio": {"input": {"transcription": {"model": "whisper-1"},
                                                    "turn_detection": {"type": "server_vad"}}}}
     if instructions:
