@@ -85,12 +85,13 @@ class _Run:
     # synthesized without competing for the 2 cores) generation pauses too.
     credits: threading.Semaphore | None = None
 
-    def wait_for_credit(self) -> None:
-        if self.credits is None:
-            return
-        while not self.credits.acquire(timeout=0.05):
-            if self.stop.is_set():
-                return
+    def send(self, item: Any) -> None:
+        """Emit a delta once the consumer has room for it (credits count deltas)."""
+        if self.credits is not None:
+            while not self.credits.acquire(timeout=0.05):
+                if self.stop.is_set():
+                    break
+        self.emit(item)
 
 
 class LlamaLLM:
@@ -155,7 +156,8 @@ class LlamaLLM:
                 if isinstance(item, BaseException):
                     raise _backend_error(item) from item
                 yield item
-                run.credits.release()
+                if not isinstance(item, Finished):
+                    run.credits.release()
         finally:
             run.stop.set()
             # The worker notices ``stop`` within one token; waiting keeps the
@@ -208,7 +210,7 @@ class LlamaLLM:
                         break  # abandon the free answer: closing it stops llama.cpp
                     sniffing, piece = False, held
                 if piece:
-                    run.emit(TextDelta(piece))
+                    run.send(TextDelta(piece))
         if wants_tool:  # only now that the free completion is closed
             return self._tool_call(run)
         return self._finished(run, reason or "stop", text)
@@ -224,12 +226,12 @@ class LlamaLLM:
                 reason = finish or reason
                 new_name, arguments = parser.feed(piece)
                 if new_name is not None:
-                    run.emit(ToolCallDelta(0, arguments, name=new_name, call_id=call_id))
+                    run.send(ToolCallDelta(0, arguments, name=new_name, call_id=call_id))
                 elif arguments:
-                    run.emit(ToolCallDelta(0, arguments))
+                    run.send(ToolCallDelta(0, arguments))
         rest = parser.finish()
         if rest:
-            run.emit(ToolCallDelta(0, rest))
+            run.send(ToolCallDelta(0, rest))
         if parser.name is not None and reason == "stop" and not run.stop.is_set():
             reason = "tool_calls"
         return self._finished(run, reason, text)
@@ -255,7 +257,6 @@ class LlamaLLM:
         try:
             for chunk in chunks:
                 choice = chunk["choices"][0]
-                run.wait_for_credit()
                 yield choice["text"], choice["finish_reason"]
         finally:
             chunks.close()
