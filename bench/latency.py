@@ -26,13 +26,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from openrealtime.audio import resample  # noqa: E402
-from openrealtime.backends.base import Backends, LLMRequest, TextDelta  # noqa: E402
-from openrealtime.client.ask import ask_url  # noqa: E402
-from openrealtime.protocol.session import DEFAULT_INSTRUCTIONS  # noqa: E402
-from openrealtime.server.app import create_app  # noqa: E402
-from openrealtime.server.run import running_server  # noqa: E402
-from openrealtime.server.settings import Settings  # noqa: E402
+from openrealtime.audio import resample
+from openrealtime.backends.base import Backends, LLMRequest, TextDelta
+from openrealtime.client.ask import ask_url
+from openrealtime.protocol.session import DEFAULT_INSTRUCTIONS
+from openrealtime.server.app import create_app
+from openrealtime.server.run import running_server
+from openrealtime.server.settings import Settings
 
 QUESTIONS = [
     "What is the capital of France?", "How far away is the moon?",
@@ -60,8 +60,7 @@ def rss_mb() -> float:
     return float("nan")
 
 
-async def speak(backends: Backends, text: str) -> np.ndarray:
-    tts = backends.tts
+async def speak(tts: Any, text: str) -> np.ndarray:
     chunks = [c async for c in tts.synthesize(text)]
     x = np.concatenate(chunks).astype(np.float32) / 32768.0
     lead = np.zeros(int(0.4 * 24000), dtype=np.float32)
@@ -144,7 +143,10 @@ async def main() -> None:
     backends = load_local_backends(llm_url=args.llm_url, llm_model=args.llm_model)
     rss = rss_mb()
     questions = [QUESTIONS[i % len(QUESTIONS)] for i in range(args.turns)]
-    audios = [await speak(backends, q) for q in questions]
+    from openrealtime.backends.local.piper import PiperTTS
+
+    voice = PiperTTS(deterministic=True)  # the same questions' audio on every run
+    audios = [await speak(voice, q) for q in questions]
     print(f"models loaded: {backends.names}; RSS {rss:.0f} MiB")
     rt = await realtime_turns(backends, audios)
     serial = await serial_turns(backends, audios)

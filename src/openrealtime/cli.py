@@ -72,7 +72,7 @@ def _say(args: argparse.Namespace) -> int:
     async def run() -> None:
         import numpy as np
 
-        tts = PiperTTS()
+        tts = PiperTTS(deterministic=True)
         chunks = [c async for c in tts.synthesize(args.text)]
         lead = np.zeros(int(0.3 * tts.sample_rate), dtype=np.int16)
         write_wav(args.output, np.concatenate([lead, *chunks]), tts.sample_rate)

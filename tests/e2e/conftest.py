@@ -13,16 +13,17 @@ def local_backends() -> Backends:
 
 
 @pytest.fixture(scope="session")
-def question_audio(local_backends: Backends) -> object:
+def question_audio() -> object:
     """'What is the capital of France?' spoken by Piper, as float32 at 24 kHz."""
     import asyncio
 
     import numpy as np
 
     from openrealtime.audio import resample
+    from openrealtime.backends.local.piper import PiperTTS
 
     async def synth() -> np.ndarray:
-        tts = local_backends.tts
+        tts = PiperTTS(deterministic=True)  # the same question audio on every run
         chunks = [c async for c in tts.synthesize("What is the capital of France?")]
         x = np.concatenate(chunks).astype(np.float32) / 32768.0
         return resample(x, tts.sample_rate, 24000)

@@ -113,7 +113,6 @@ _ULAW_DEC = _build_ulaw_decode()
 _ULAW_ENC = _build_ulaw_encode()
 _ALAW_DEC = _build_alaw_decode()
 _ALAW_ENC = _build_alaw_encode()
-del _CODES, _ALL_INT16
 
 
 def ulaw_decode(data: BytesLike) -> NDArray[np.int16]:

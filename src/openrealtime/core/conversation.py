@@ -46,7 +46,7 @@ class AssistantAudio:
                 words.extend(clause_words)
             else:
                 share = (end_sample - start) / (stop - start)
-                words.extend(clause_words[: int(round(share * len(clause_words)))])
+                words.extend(clause_words[: round(share * len(clause_words))])
         kept = self.samples()[:end_sample].copy()
         self.chunks = [kept]
         self.num_samples = len(kept)

@@ -15,6 +15,8 @@ from typing import Literal
 
 from ..audio import AudioFormat
 from ..protocol import server_events as ev
+from ..protocol.ids import call_id as new_call_id
+from ..protocol.ids import item_id as new_item_id
 from ..protocol.items import (
     AnyItem,
     FunctionCallItem,
@@ -22,8 +24,6 @@ from ..protocol.items import (
     OutputAudioPart,
     OutputTextPart,
 )
-from ..protocol.ids import call_id as new_call_id
-from ..protocol.ids import item_id as new_item_id
 from .conversation import AssistantAudio
 from .effects import Int16Array
 

@@ -24,7 +24,14 @@ from . import effects as fx
 from .conversation import Conversation
 from .items import build_context, check_new_item, decode_input_audio, retrieve_copy
 from .response import ResponseState
-from .turn import EAGERNESS_SILENCE_MS, PauseBegan, SpeechBegan, SpeechEnded, SpeechResumed, TurnDetector
+from .turn import (
+    EAGERNESS_SILENCE_MS,
+    PauseBegan,
+    SpeechBegan,
+    SpeechEnded,
+    SpeechResumed,
+    TurnDetector,
+)
 
 SAMPLE_RATE = 16_000  # the input timeline (VAD and STT rate)
 VAD_WINDOW = 512

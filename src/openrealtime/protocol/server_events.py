@@ -11,7 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from .ids import event_id
-from .items import AnyItem, ContentPart
+from .items import AnyItem
 from .session import RealtimeSession
 
 

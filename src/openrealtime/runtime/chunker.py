@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 _SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*\s")
-_CLAUSE_END = re.compile(r"[,;:—–]\s")
+_CLAUSE_END = re.compile(r"[,;:—–]\s")  # noqa: RUF001
 # Markdown and symbols a voice should not read out.
 _UNSPOKEN = re.compile(r"[*_#`~>|]+|\[(.*?)\]\(.*?\)")
 

@@ -8,7 +8,6 @@ transcript of what was spoken (after truncation: only what was heard).
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from ..protocol.items import AnyItem
@@ -62,10 +61,3 @@ def _merge_consecutive(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             merged.append(dict(message))
     return merged
 
-
-def tool_arguments_valid(arguments: str) -> bool:
-    try:
-        json.loads(arguments)
-    except ValueError:
-        return False
-    return True

@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..backends.base import Backends, BackendError
+from ..backends.base import BackendError, Backends
 from ..core import Session
 from ..core import effects as fx
 from ..protocol import server_events as ev
@@ -79,7 +79,7 @@ class SessionDriver:
 
     async def _drain(self, timeout_s: float = 2.0) -> None:
         deadline = time.monotonic() + timeout_s
-        while len(self.outbox) and time.monotonic() < deadline:
+        while len(self.outbox) and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.01)
 
     async def _write(self, send: Send) -> None:

@@ -36,7 +36,11 @@ class PiperTTS:
     """Piper voice behind a single-thread executor, streaming one chunk per sentence."""
 
     def __init__(
-        self, model_path: str | Path | None = None, config_path: str | Path | None = None
+        self,
+        model_path: str | Path | None = None,
+        config_path: str | Path | None = None,
+        *,
+        deterministic: bool = False,
     ) -> None:
         from piper import PiperVoice
 
@@ -50,6 +54,9 @@ class PiperTTS:
         except Exception as exc:
             raise BackendError(f"cannot load Piper voice {model_path}: {exc}") from exc
         self.model_path = Path(model_path)
+        # Piper samples noise for natural variation; without it the same text always
+        # gives the same audio (reproducible test questions and benchmarks).
+        self.noise = {"noise_scale": 0.0, "noise_w_scale": 0.0} if deterministic else {}
         self.sample_rate: int = int(self._voice.config.sample_rate)
         self.name = f"Piper {self.model_path.stem} ({self.sample_rate} Hz)"
         self._executor = concurrent.futures.ThreadPoolExecutor(
@@ -94,7 +101,7 @@ class PiperTTS:
     ) -> None:
         from piper import SynthesisConfig
 
-        config = SynthesisConfig(length_scale=1.0 / speed)
+        config = SynthesisConfig(length_scale=1.0 / speed, **self.noise)
         try:
             for chunk in self._voice.synthesize(text, syn_config=config):
                 if stop.is_set():
