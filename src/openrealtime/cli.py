@@ -1,4 +1,4 @@
-"""``openrealtime`` command line: serve, ask, say."""
+"""``openrealtime`` command line: serve, ask, say, cost."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ def _serve(args: argparse.Namespace) -> int:
         "host": args.host, "port": args.port, "backend": args.backend,
         "llm_url": args.llm_url, "llm_model": args.llm_model,
         "api_keys": ",".join(args.api_key) if args.api_key else None,
+        "record_dir": args.record,
     }.items() if v is not None}
     settings = Settings(**overrides)
     logging.basicConfig(level=settings.log_level.upper(),
@@ -82,6 +83,41 @@ def _say(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cost(args: argparse.Namespace) -> int:
+    from .cost.estimate import ConversationModel
+    from .cost.price import PriceError, PriceTable
+    from .cost.recording import RecordingError, read_recording
+    from .cost.report import minutes_report, recordings_report
+
+    try:
+        table = PriceTable()
+        if args.prices is not None:
+            table = table.with_file(args.prices)
+        for assignment in args.price or []:
+            table = table.with_flag(assignment)
+        if args.cpu_hour_usd is not None:
+            table = table.override("local", {"cpu_hour_usd": args.cpu_hour_usd})
+        if args.cores is not None:
+            table = table.override("local", {"cores": args.cores})
+        blocks = [recordings_report([read_recording(p) for p in args.recordings], table,
+                                    args.preset)] if args.recordings else []
+        model = ConversationModel(turns_per_minute=args.turns_per_minute)
+        for minutes in args.minutes or ([] if args.recordings else [1.0]):
+            blocks.append(minutes_report(minutes, table, args.preset, model))
+    except (PriceError, RecordingError) as exc:  # both carry a one-line message
+        print(f"openrealtime cost: {exc}", file=sys.stderr)
+        return 2
+    print("\n\n".join(blocks))
+    return 0
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="openrealtime", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -92,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--api-key", action="append", help="accepted key (repeatable)")
     serve.add_argument("--llm-url", help="OpenAI-compatible /v1 base URL for the LLM")
     serve.add_argument("--llm-model", help="model name at --llm-url")
+    serve.add_argument("--record", type=Path, metavar="DIR",
+                       help="write each session's server events to DIR/<session id>.jsonl")
     serve.set_defaults(run=_serve)
 
     ask = sub.add_parser("ask", help="speak a WAV question to the server, save the answer")
@@ -108,6 +146,25 @@ def build_parser() -> argparse.ArgumentParser:
     say.add_argument("text", nargs="?", default=DEMO_QUESTION)
     say.add_argument("-o", "--output", type=Path, default=Path("question.wav"))
     say.set_defaults(run=_say)
+
+    cost = sub.add_parser("cost", help="estimate what conversations cost, hosted vs local",
+                          description="Price minutes of talk (default: 1) or recorded "
+                          "sessions (serve --record) under each hosted preset and on local "
+                          "compute.")
+    cost.add_argument("recordings", nargs="*", type=Path, metavar="RECORDING.jsonl")
+    cost.add_argument("--minutes", type=_positive, action="append",
+                      help="minutes of conversation to price (repeatable)")
+    cost.add_argument("--preset", help="only this preset (gpt-realtime, ..., or local)")
+    cost.add_argument("--prices", type=Path, metavar="FILE",
+                      help="JSON or TOML {preset: {field: usd per 1M tokens}} overrides")
+    cost.add_argument("--price", action="append", metavar="NAME.FIELD=USD",
+                      help="override one price, e.g. gpt-realtime.audio_in=30 (repeatable)")
+    cost.add_argument("--cpu-hour-usd", type=float, metavar="X",
+                      help="local compute price per CPU-hour (default 0.04)")
+    cost.add_argument("--cores", type=float, help="cores a local session holds (default 2)")
+    cost.add_argument("--turns-per-minute", type=_positive, default=4.0,
+                      help="conversation model for --minutes (default 4)")
+    cost.set_defaults(run=_cost)
     return parser
 
 

@@ -205,3 +205,19 @@ async def test_auth_required(backends: Any) -> None:
                 assert json.loads(await ws.recv())["type"] == "session.created"
                 if "subprotocols" in kwargs:
                     assert ws.subprotocol == "realtime"
+
+
+async def test_session_expires_with_error_and_close_1001(backends: Any) -> None:
+    from openrealtime.server.app import create_app
+    from openrealtime.server.run import running_server
+    from openrealtime.server.settings import Settings
+
+    app = create_app(Settings(backend="fake", max_session_s=0.5), backends=backends)
+    async with running_server(app) as url:
+        ws = await connect(url)
+        error = (await next_event(ws, "error", within=5))["error"]
+        assert error["code"] == "session_expired"
+        assert "maximum duration" in error["message"]
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.recv()
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1001

@@ -115,3 +115,24 @@ def test_truncate_keeps_only_heard_words() -> None:
     item = session.conversation.get(item_id)
     assert item.content[0].transcript == "The capital of France is Paris. It has"
     assert session.conversation.output_audio[item_id].num_samples == 36000
+
+
+def test_idle_timeout_prompts_the_user() -> None:
+    session = Session(RealtimeSession())
+    run(session, session.handle(ce.validate_event({"type": "session.update", "session": {
+        "type": "realtime", "audio": {"input": {"turn_detection": {
+            "type": "server_vad", "idle_timeout_ms": 5000}}}}})))
+    out = session.handle(ce.validate_event({"type": "response.create"}))
+    rid = next(o for o in out if isinstance(o, fx.StartResponse)).response_id
+    session.on_fact(fx.ClauseStarted(rid, "Hello."))
+    session.on_fact(fx.AudioProduced(rid, np.ones(24000, dtype=np.int16)))  # 1 s of answer
+    session.on_fact(fx.ResponseFinished(rid, "stop"))
+    quiet = wire(append(session, silence(5.9), 480))
+    assert not any(r[0] == "input_audio_buffer.timeout_triggered" for r in quiet)
+    fired = wire(append(session, silence(0.3), 480))
+    kinds = [r[0] for r in fired]
+    assert kinds[:5] == ["input_audio_buffer.timeout_triggered", "input_audio_buffer.committed",
+                         "conversation.item.added", "conversation.item.done",
+                         "response.created"]
+    assert "StartTranscription" not in kinds
+    assert fired[0][2] == "6016"  # 1 s of playback + 5 s idle, on 32 ms windows

@@ -68,6 +68,8 @@ class Session:
         self.speculating = False
         # speculative transcripts that finished before their item was committed
         self.early: dict[str, fx.TranscriptionCompleted | fx.TranscriptionFailed] = {}
+        # Input sample index at which server VAD's idle_timeout_ms fires (None: off).
+        self.idle_deadline: int | None = None
         self._configure_input()
 
     # ------------------------------------------------------------ configuration
@@ -248,7 +250,8 @@ class Session:
         tr = self.config.audio.input.transcription
         return {"language": tr.language if tr else None, "prompt": tr.prompt if tr else None}
 
-    def _commit(self, item_id: str, start: int, end: int, *, speculated: bool) -> list[Output]:
+    def _commit(self, item_id: str, start: int, end: int, *, speculated: bool,
+                transcribe: bool = True) -> list[Output]:
         audio = self.ring.read(max(start, self.ring.start), end)
         self.buffer_start = end
         self.pending_item, self.speculating = None, False
@@ -260,10 +263,10 @@ class Session:
             ev.ConversationItemAdded(previous_item_id=prev, item=item.model_copy()),
             ev.ConversationItemDone(previous_item_id=prev, item=item.model_copy()),
         ]
-        if not speculated:
+        if transcribe and not speculated:
             self.early.pop(item_id, None)
             out.append(fx.StartTranscription(item_id, audio, **self._stt_options()))
-        elif item_id in self.early:
+        elif transcribe and item_id in self.early:
             out += self._on_transcription(self.early.pop(item_id))
         return out
 
@@ -276,7 +279,11 @@ class Session:
         assert prefix is not None
         for p in probabilities:
             signal = turn.push(p)
+            if signal is None and self.idle_deadline is not None and turn.state == "idle" \
+                    and turn.position >= self.idle_deadline:
+                out += self._idle_timeout(turn.position)
             if isinstance(signal, SpeechBegan):
+                self.idle_deadline = None
                 pad = (prefix.prefix_padding_ms if prefix.type == "server_vad" else 300) * 16
                 self.speech_start = max(signal.onset - pad, self.buffer_start, self.ring.start)
                 self.pending_item = new_item_id()
@@ -305,6 +312,38 @@ class Session:
                                                 list(self.conversation.items), True)
         return out
 
+    def _idle_timeout(self, position: int) -> list[Output]:
+        """GA ``idle_timeout_ms``: no speech since the last answer was played out.
+
+        The reference commits an (empty) audio item and generates a response, so the
+        model can prompt a user who went quiet. The idle audio is not transcribed.
+        """
+        self.idle_deadline = None
+        item_id = new_item_id()
+        out: list[Output] = [ev.InputAudioBufferTimeoutTriggered(
+            audio_start_ms=ms(self.buffer_start), audio_end_ms=ms(position), item_id=item_id)]
+        out += self._commit(item_id, self.buffer_start, position, speculated=False,
+                            transcribe=False)
+        td = self.config.audio.input.turn_detection
+        if td is not None and td.create_response and self.inband is None:
+            out += self._start_response(ce.ResponseParams(), list(self.conversation.items), True)
+        return out
+
+    def _arm_idle_timeout(self, state: ResponseState) -> None:
+        """Start the idle clock when the answer's audio will have finished playing.
+
+        Over WebSocket the server cannot see playback; it assumes playback starts as
+        the audio is sent, i.e. ends one audio duration after the response ends.
+        """
+        td = self.config.audio.input.turn_detection
+        timeout = getattr(td, "idle_timeout_ms", None)
+        if not state.inband or timeout is None:
+            return
+        played = 0
+        if state.audio is not None:
+            played = state.audio.num_samples * SAMPLE_RATE // state.audio.sample_rate
+        self.idle_deadline = self.ring.end + played + timeout * 16
+
     # -------------------------------------------------------------- responses
 
     def _start_response(self, params: ce.ResponseParams, items: list[Any],
@@ -327,6 +366,7 @@ class Session:
         )
         self.responses[state.id] = state
         self.last_response = state.id
+        self.idle_deadline = None
         if inband:
             self.inband = state.id
         plan = fx.ResponsePlan(
@@ -377,6 +417,7 @@ class Session:
         if isinstance(fact, fx.ToolCallProduced):
             return list(state.on_tool_call(fact.index, fact.arguments, fact.name, fact.call_id))
         self._end(fact.response_id)
+        self._arm_idle_timeout(state)
         if isinstance(fact, fx.ResponseFailed):
             return list(state.finish("failed", error={"type": "server_error",
                                                       "code": fact.code,

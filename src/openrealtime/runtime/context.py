@@ -8,6 +8,7 @@ transcript of what was spoken (after truncation: only what was heard).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from ..protocol.items import AnyItem
@@ -61,3 +62,35 @@ def _merge_consecutive(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             merged.append(dict(message))
     return merged
 
+
+
+# Per-message overhead of chat templates (role markers, separators), in tokens.
+MESSAGE_OVERHEAD = 4
+
+
+def fit_window(messages: list[dict[str, Any]], count_tokens: Callable[[str], int],
+               budget: int) -> list[dict[str, Any]]:
+    """Drop the oldest turns until the prompt fits ``budget`` tokens.
+
+    The system instructions and the latest message always stay; a tool result never
+    outlives the call it answers. The dropped turns are gone from the LLM's view only:
+    the conversation itself (and ``conversation.item.retrieve``) keeps them.
+    """
+    def size(message: dict[str, Any]) -> int:
+        text = message.get("content") or ""
+        calls = message.get("tool_calls") or []
+        extra = sum(len(c["function"]["arguments"]) // 3 for c in calls)
+        return count_tokens(str(text)) + MESSAGE_OVERHEAD + extra
+
+    head = [m for m in messages[:1] if m["role"] == "system"]
+    rest = messages[len(head):]
+    sizes = [size(m) for m in rest]
+    total = sum(size(m) for m in head) + sum(sizes)
+    start = 0
+    while total > budget and start < len(rest) - 1:
+        total -= sizes[start]
+        start += 1
+        while start < len(rest) - 1 and rest[start]["role"] == "tool":
+            total -= sizes[start]
+            start += 1
+    return head + rest[start:]

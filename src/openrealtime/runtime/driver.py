@@ -40,7 +40,7 @@ class _Closed(Exception):
 
 class SessionDriver:
     def __init__(self, backends: Backends, config: RealtimeSession, *, beta: bool = False,
-                 observer: Observer | None = None) -> None:
+                 observer: Observer | None = None, max_session_s: float = 3600.0) -> None:
         self.backends = backends
         self.codec = BetaCodec() if beta else GaCodec()
         self.core = Session(config, beta=beta)
@@ -53,6 +53,7 @@ class SessionDriver:
         self._group: asyncio.TaskGroup | None = None
         self._close: tuple[int, str] | None = None
         self.observer = observer  # sees (event type, details) for metrics and benchmarks
+        self.max_session_s = max_session_s
 
     # ------------------------------------------------------------------ running
 
@@ -62,6 +63,7 @@ class SessionDriver:
             async with asyncio.TaskGroup() as group:
                 self._group = group
                 group.create_task(self._write(send))
+                group.create_task(self._expire())
                 await self.execute(self.core.created())
                 await self._read(receive)
                 raise _Closed
@@ -76,6 +78,18 @@ class SessionDriver:
                 return
             await self.handle_frame(frame)
         await self._drain()
+
+    async def _expire(self) -> None:
+        """The reference's session cap: an ``error`` then close 1001 with the same text."""
+        await asyncio.sleep(self.max_session_s)
+        minutes = self.max_session_s / 60
+        message = f"Your session hit the maximum duration of {minutes:g} minutes."
+        self.outbox.put_nowait(ev.error_event({"type": "invalid_request_error",
+                                               "code": "session_expired", "message": message,
+                                               "param": None, "event_id": None}))
+        self._close = (1001, message)
+        await self._drain()
+        raise _Closed
 
     async def _drain(self, timeout_s: float = 2.0) -> None:
         deadline = time.monotonic() + timeout_s

@@ -30,7 +30,7 @@ from ..backends.base import (
 )
 from ..core import effects as fx
 from .chunker import ClauseChunker
-from .context import build_messages
+from .context import build_messages, fit_window
 
 log = logging.getLogger(__name__)
 Feed = Callable[[fx.Fact], Awaitable[None]]
@@ -60,6 +60,11 @@ async def run_response(
 ) -> None:
     try:
         messages = await build_messages(plan.instructions, plan.items, transcripts)
+        window = getattr(llm, "context_tokens", None)
+        if window:
+            # keep room for the answer: the response's cap, or a quarter of the window
+            reserve = plan.max_output_tokens or window // 4
+            messages = fit_window(messages, llm.count_tokens, window - reserve)
         timing.context_ready = time.perf_counter()
         request = LLMRequest(
             messages=messages, max_tokens=plan.max_output_tokens, temperature=plan.temperature,

@@ -17,6 +17,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketState
 
 from ..backends.base import Backends
+from ..cost.recording import SessionRecorder
 from ..protocol.dialect import is_beta
 from ..protocol.ids import event_id
 from ..protocol.session import RealtimeSession
@@ -85,16 +86,29 @@ class RealtimeServer:
                                4000, "invalid_request_error.missing_model")
             return
         assert self.backends is not None
-        driver = SessionDriver(self.backends, RealtimeSession(model=model),
-                               beta=is_beta(headers, offered), observer=self.observer)
+        config = RealtimeSession(model=model)
+        driver = SessionDriver(self.backends, config,
+                               beta=is_beta(headers, offered), observer=self.observer,
+                               max_session_s=self.settings.max_session_s)
+        recorder = self._recorder(model, config.id)
+        send = ws.send_text if recorder is None else recorder.wrap(ws.send_text)
         self.sessions.add(driver)
         try:
-            close = await driver.run(_receiver(ws), ws.send_text)
+            close = await driver.run(_receiver(ws), send)
         finally:
             self.sessions.discard(driver)
+            if recorder is not None:
+                await recorder.close()
         if close is not None and ws.client_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
                 await ws.close(close[0], close[1])
+
+    def _recorder(self, model: str, session_id: str) -> SessionRecorder | None:
+        """A recorder for this session when ``record_dir`` is set (``serve --record``)."""
+        if self.settings.record_dir is None:
+            return None
+        return SessionRecorder(self.settings.record_dir / f"{session_id}.jsonl", model=model,
+                               session_id=session_id, keep_audio=self.settings.record_audio)
 
     async def _reject(self, ws: WebSocket, error: dict[str, Any], code: int,
                       reason: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,10 +20,17 @@ class Settings(BaseSettings):
     llm_model: str | None = None
     llm_api_key: str | None = None
     threads: int = 2
+    # The hosted service ends a session after 60 minutes (error session_expired, close 1001).
+    max_session_s: float = 3600.0
     # Encode only the utterance (>= 10 s window) instead of Whisper's 30 s window:
     # ~150 ms instead of ~450 ms per turn, at some cost in accuracy.
     stt_short_window: bool = True
     log_level: str = "info"
+    # Session recording (``openrealtime cost`` reads these): each session's server events
+    # go to ``record_dir/<session id>.jsonl``. None: nothing is recorded.
+    record_dir: Path | None = None
+    # Keep the base64 payload of audio deltas in recordings (by default only its size).
+    record_audio: bool = False
 
     @property
     def keys(self) -> frozenset[str]:

@@ -116,6 +116,7 @@ class LlamaLLM:
             raise BackendError(f"cannot load llama.cpp model {path}: {exc}") from exc
         self.model_path = path
         self.n_ctx = n_ctx
+        self.context_tokens = n_ctx  # the runtime trims the oldest turns to fit
         self.name = f"llama.cpp {path.stem}"
         template = self._llm.metadata.get("tokenizer.chat_template")
         if not template:

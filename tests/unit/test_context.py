@@ -1,0 +1,62 @@
+"""Conversation items → LLM messages, and trimming to the context window."""
+
+from __future__ import annotations
+
+import asyncio
+
+from openrealtime.protocol.items import (
+    FunctionCallItem,
+    FunctionCallOutputItem,
+    InputAudioPart,
+    MessageItem,
+    OutputAudioPart,
+)
+from openrealtime.runtime.context import build_messages, fit_window
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+async def test_messages_from_items_wait_for_transcripts() -> None:
+    future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    items = [
+        MessageItem(id="u1", role="user", content=[InputAudioPart()]),
+        MessageItem(id="a1", role="assistant", content=[OutputAudioPart(transcript="Paris.")]),
+        FunctionCallItem(id="f1", call_id="c1", name="show_iss", arguments="{}"),
+        FunctionCallOutputItem(id="o1", call_id="c1", output='{"lat": 1}'),
+    ]
+    task = asyncio.create_task(build_messages("Be brief.", items, {"u1": future}))
+    await asyncio.sleep(0)
+    assert not task.done()  # waits for the speculative transcript
+    future.set_result("What is the capital of France?")
+    messages = await task
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "assistant", "tool"]
+    assert messages[1]["content"] == "What is the capital of France?"
+    assert messages[3]["tool_calls"][0]["function"]["name"] == "show_iss"
+
+
+def test_fit_window_drops_oldest_turns_keeps_system_and_latest() -> None:
+    messages = [{"role": "system", "content": "sys " * 10}]
+    for i in range(10):
+        messages.append({"role": "user", "content": f"question {i} " + "w " * 20})
+        messages.append({"role": "assistant", "content": f"answer {i} " + "w " * 20})
+    fitted = fit_window(messages, words, budget=150)
+    assert fitted[0]["role"] == "system"
+    assert fitted[-1] == messages[-1]
+    assert sum(words(m["content"]) + 4 for m in fitted) <= 150
+    assert len(fitted) < len(messages)
+    assert fitted[1:] == messages[len(messages) - len(fitted) + 1:]  # a suffix of the turns
+    assert fit_window(messages, words, budget=10_000) == messages
+
+
+def test_fit_window_never_orphans_a_tool_result() -> None:
+    call = {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}
+    messages = [{"role": "system", "content": "s"},
+                {"role": "user", "content": "w " * 50}, call,
+                {"role": "tool", "tool_call_id": "c1", "content": "w " * 50},
+                {"role": "user", "content": "latest"}]
+    fitted = fit_window(messages, words, budget=60)
+    assert [m["role"] for m in fitted] == ["system", "user"]
+    assert fitted[-1]["content"] == "latest"
