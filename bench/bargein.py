@@ -21,12 +21,12 @@ import websockets
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from openrealtime.audio import resample  # noqa: E402
-from openrealtime.client.ask import configure, ws_url  # noqa: E402
-from openrealtime.client.interrupt import interrupt  # noqa: E402
-from openrealtime.server.app import create_app  # noqa: E402
-from openrealtime.server.run import running_server  # noqa: E402
-from openrealtime.server.settings import Settings  # noqa: E402
+from openrealtime.audio import resample
+from openrealtime.client.ask import configure, ws_url
+from openrealtime.client.interrupt import interrupt
+from openrealtime.server.app import create_app
+from openrealtime.server.run import running_server
+from openrealtime.server.settings import Settings
 
 QUESTIONS = ["Tell me five interesting places to visit in London.",
              "List five fruits and what they taste like.",
@@ -71,8 +71,8 @@ async def main() -> None:
                                     play_before_s=args.play)
             assert r.onset_sent_at is not None and r.speech_started_at is not None
             detect.append((r.speech_started_at - r.onset_sent_at) * 1000)
-            done = [t for t, e in r.events if e["type"] == "response.done"
-                    and e["response"]["id"] == r.first_response][0]
+            done = next(t for t, e in r.events if e["type"] == "response.done"
+                        and e["response"]["id"] == r.first_response)
             last = r.last_first_response_delta_at()
             line = f"trial {trial + 1:2d}: speech_started +{detect[-1]:4.0f} ms"
             if done >= r.speech_started_at and last is not None:

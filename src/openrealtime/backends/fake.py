@@ -65,7 +65,8 @@ class FakeLLM:
     """Streams ``reply`` word by word; records every request it was given.
 
     ``tool_call`` (name, arguments dict) makes the *next* request with tools answer
-    with that call instead of text.
+    with that call instead of text (in two argument deltas, each after
+    ``token_delay_s``).
     """
 
     reply: str = "The capital of France is Paris. It is a lovely city."
@@ -84,7 +85,12 @@ class FakeLLM:
             name, args = self.tool_call
             self.tool_call = None
             text = json.dumps(args)
-            yield ToolCallDelta(0, text[: len(text) // 2], name=name, call_id="call_fake0001")
+            # Paced like text tokens, so a test can cancel while the arguments stream.
+            if self.token_delay_s:
+                await asyncio.sleep(self.token_delay_s)
+            yield ToolCallDelta(0, text[: len(text) // 2], name=name, call_id=f"call_fake{len(self.requests):04d}")
+            if self.token_delay_s:
+                await asyncio.sleep(self.token_delay_s)
             yield ToolCallDelta(0, text[len(text) // 2:])
             yield Finished("tool_calls", prompt_tokens, 8)
             return

@@ -20,7 +20,14 @@ async def build_messages(
     messages: list[dict[str, Any]] = []
     if instructions:
         messages.append({"role": "system", "content": instructions})
+    # A call enters the context only with its answer: chat APIs reject a tool call with
+    # no tool reply, and a cancelled call (cut-off arguments) must not reach the model.
+    answered = {i.call_id for i in items if i.type == "function_call_output"}
+    calls = {i.call_id for i in items
+             if i.type == "function_call" and i.status == "completed" and i.call_id in answered}
     for item in items:
+        if item.type in ("function_call", "function_call_output") and item.call_id not in calls:
+            continue
         if item.type == "function_call":
             messages.append({"role": "assistant", "content": None, "tool_calls": [{
                 "id": item.call_id, "type": "function",
