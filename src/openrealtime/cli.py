@@ -165,6 +165,13 @@ def build_parser() -> argparse.ArgumentParser:
     cost.add_argument("--turns-per-minute", type=_positive, default=4.0,
                       help="conversation model for --minutes (default 4)")
     cost.set_defaults(run=_cost)
+    video = sub.add_parser("video", help="video understanding and generation")
+    video_sub = video.add_subparsers(dest="video_command", required=True)
+    from .video.generation.command import add_commands as add_generation
+    from .video.understanding.command import add_commands as add_understanding
+
+    add_understanding(video_sub)
+    add_generation(video_sub)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""Video understanding (a timestamped brief of a video) and generation (script → short)."""

@@ -1,0 +1,1 @@
+"""Turn a script into a narrated short video with subtitles, offline."""

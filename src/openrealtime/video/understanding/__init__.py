@@ -1,0 +1,1 @@
+"""Turn a video into a timestamped brief: shots, speech, on-screen text, events, rhythm."""
