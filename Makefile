@@ -30,6 +30,8 @@ serve: setup
 	$(VENV)/bin/openrealtime serve --host 127.0.0.1 --port 8765
 
 test: setup
+	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/mypy
 	PYTHONASYNCIODEBUG=1 $(PY) -m pytest -q -p no:cacheprovider
 
 test-fast: setup
@@ -38,6 +40,7 @@ test-fast: setup
 bench: setup
 	$(PY) bench/latency.py --turns 20
 	$(PY) bench/listen.py --seconds 60
+	$(PY) bench/bargein.py --trials 20
 
 lint: setup
 	$(VENV)/bin/ruff check src tests bench

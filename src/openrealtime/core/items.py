@@ -6,6 +6,8 @@ import base64
 import binascii
 from typing import Any
 
+import numpy as np
+
 from ..audio import AudioFormat, pcm16_to_float32, resample
 from ..protocol.errors import ProtocolError
 from ..protocol.items import ALLOWED_CONTENT, AnyItem, InputAudioPart, OutputAudioPart
@@ -69,7 +71,7 @@ def retrieve_copy(item: AnyItem, conversation: Conversation, out_fmt: AudioForma
             pcm = AudioFormat("pcm16", 24000).encode(resample(user_audio, 16000, 24000))
             part.audio = base64.b64encode(pcm).decode("ascii")
         elif isinstance(part, OutputAudioPart) and out_audio is not None:
-            data = out_fmt.encode(out_audio.samples().astype("float32") / 32768.0)
+            data = out_fmt.encode(out_audio.samples().astype(np.float32) * np.float32(1 / 32768))
             part.audio = base64.b64encode(data).decode("ascii")
     return copy
 

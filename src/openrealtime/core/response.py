@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
+
 from ..audio import AudioFormat
 from ..protocol import server_events as ev
 from ..protocol.ids import call_id as new_call_id
@@ -146,7 +148,7 @@ class ResponseState:
         ref = self._ref()
         fmt = self.output_format
         for start in range(0, len(samples), step):
-            piece = samples[start:start + step].astype("float32") / 32768.0
+            piece = samples[start:start + step].astype(np.float32) * np.float32(1 / 32768)
             data = base64.b64encode(fmt.encode(piece)).decode("ascii")
             events.append(ev.ResponseOutputAudioDelta(**ref, delta=data))
         return events
@@ -224,7 +226,7 @@ class ResponseState:
         events = self._close_message(item_status) + self._close_calls(item_status)
         details = None
         if status != "completed":
-            details = ev.StatusDetails(type=status if status != "completed" else "failed",
+            details = ev.StatusDetails(type=status,
                                        reason=reason, error=error)
         events.append(ev.ResponseDone(response=self._response(status, details, self._usage(
             input_text_tokens, output_text_tokens, cached_tokens))))

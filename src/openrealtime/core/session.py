@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import Any, Literal, TypeAlias
 
 from ..audio import AudioFormat, Framer, SampleRing, StreamResampler
 from ..protocol import client_events as ce
@@ -38,7 +38,7 @@ VAD_WINDOW = 512
 MIN_COMMIT_MS = 100
 # Speculative transcription starts after this much pause (see TurnDetector).
 SPECULATION_HOLD_MS = 90
-Output = ev.ServerEvent | fx.Effect
+Output: TypeAlias = ev.ServerEvent | fx.Effect
 
 
 def audio_format(fmt: Any) -> AudioFormat:
@@ -422,7 +422,8 @@ class Session:
             return list(state.finish("failed", error={"type": "server_error",
                                                       "code": fact.code,
                                                       "message": fact.message}))
-        status = "incomplete" if fact.reason == "length" else "completed"
+        status: Literal["completed", "incomplete"] = (
+            "incomplete" if fact.reason == "length" else "completed")
         return list(state.finish(
             status, reason="max_output_tokens" if status == "incomplete" else None,
             input_text_tokens=fact.input_text_tokens, output_text_tokens=fact.output_text_tokens,

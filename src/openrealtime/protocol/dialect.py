@@ -13,7 +13,7 @@ from typing import Any
 from .errors import ProtocolError, quote_list
 from .server_events import ServerEvent
 
-BETA_FORMATS = {"pcm16": {"type": "audio/pcm", "rate": 24000},
+BETA_FORMATS: dict[str, dict[str, Any]] = {"pcm16": {"type": "audio/pcm", "rate": 24000},
                 "g711_ulaw": {"type": "audio/pcmu"}, "g711_alaw": {"type": "audio/pcma"}}
 _GA_TO_BETA_FORMAT = {"audio/pcm": "pcm16", "audio/pcmu": "g711_ulaw", "audio/pcma": "g711_alaw"}
 
@@ -109,7 +109,7 @@ def _item_to_ga(item: Any) -> Any:
     if isinstance(item, dict) and isinstance(item.get("content"), list):
         item = dict(item)
         item["content"] = [
-            {**part, "type": _GA_CONTENT.get(part.get("type"), part.get("type"))}
+            {**part, "type": _GA_CONTENT.get(str(part.get("type")), part.get("type"))}
             if isinstance(part, dict) and item.get("role") == "assistant" else part
             for part in item["content"]
         ]

@@ -112,6 +112,10 @@ ToolChoice = Literal["auto", "none", "required"] | ToolChoiceFunction
 MaxTokens = Annotated[int, Field(ge=1, le=4096)] | Literal["inf"]
 
 
+def _audio_only() -> list[Literal["audio", "text"]]:
+    return ["audio"]
+
+
 class RealtimeSession(_Strict):
     """The full effective GA session (``session.type == "realtime"``)."""
 
@@ -120,7 +124,7 @@ class RealtimeSession(_Strict):
     id: str = Field(default_factory=lambda: new_id("sess"))
     model: str = "gpt-realtime"
     expires_at: int = Field(default_factory=lambda: int(time.time()) + SESSION_TTL_S)
-    output_modalities: list[Literal["audio", "text"]] = Field(default_factory=lambda: ["audio"])
+    output_modalities: list[Literal["audio", "text"]] = Field(default_factory=_audio_only)
     instructions: str = DEFAULT_INSTRUCTIONS
     audio: SessionAudio = Field(default_factory=SessionAudio)
     tools: list[FunctionTool] = Field(default_factory=list)

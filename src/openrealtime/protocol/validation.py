@@ -27,7 +27,7 @@ def _path(prefix: str, loc: tuple[int | str, ...], data: Any) -> str:
     return ".".join(parts)
 
 
-def _expected_values(err: dict[str, Any]) -> list[str]:
+def _expected_values(err: Any) -> list[str]:
     expected = (err.get("ctx") or {}).get("expected", "")
     return [v.strip().strip("'") for v in str(expected).replace(" or ", ",").split(",") if v.strip()]
 
