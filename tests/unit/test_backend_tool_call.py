@@ -10,6 +10,7 @@ from openrealtime.backends.base import BackendError, ToolSpec
 from openrealtime.backends.local.llama import chat_messages
 from openrealtime.backends.local.tool_call import (
     ToolCallParser,
+    bounded,
     call_schema,
     chosen_tool_name,
     select_tools,
@@ -40,7 +41,9 @@ def test_select_tools() -> None:
 def test_call_schema_one_and_many() -> None:
     one = call_schema([WEATHER])
     assert one["properties"]["name"] == {"const": "get_weather"}
-    assert one["properties"]["arguments"] == WEATHER.parameters
+    # the tool's schema, with a cap on the free string for the grammar
+    assert one["properties"]["arguments"] == bounded(WEATHER.parameters)
+    assert one["properties"]["arguments"]["properties"]["city"]["maxLength"] == 200
     assert list(one["properties"]) == ["name", "arguments"]  # name is generated first
     many = call_schema([WEATHER, TIME])
     assert [v["properties"]["name"]["const"] for v in many["oneOf"]] == ["get_weather", "get_time"]

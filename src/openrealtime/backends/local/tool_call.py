@@ -59,8 +59,29 @@ def tools_system_prompt(tools: Sequence[ToolSpec]) -> str:
     return TOOLS_INSTRUCTION + "\n".join(lines)
 
 
+# A grammar lets a small model go on forever inside an open array or string (a chart
+# with endless points): unbounded ones get these caps, for the grammar only.
+MAX_ITEMS = 12
+MAX_STRING = 200
+
+
 def parameters_schema(tool: ToolSpec) -> dict[str, Any]:
     return dict(tool.parameters) if tool.parameters else {"type": "object"}
+
+
+def bounded(schema: Any) -> Any:
+    """A copy of ``schema`` with caps on arrays and free strings that have none."""
+    if isinstance(schema, list):
+        return [bounded(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: bounded(v) for k, v in schema.items()}
+    if out.get("type") == "array" and "maxItems" not in out:
+        out["maxItems"] = MAX_ITEMS
+    if out.get("type") == "string" and not {"maxLength", "enum", "const", "pattern",
+                                            "format"} & out.keys():
+        out["maxLength"] = MAX_STRING
+    return out
 
 
 def call_schema(tools: Sequence[ToolSpec]) -> dict[str, Any]:
@@ -70,7 +91,7 @@ def call_schema(tools: Sequence[ToolSpec]) -> dict[str, Any]:
             "type": "object",
             "properties": {
                 "name": {"const": tool.name},
-                "arguments": parameters_schema(tool),
+                "arguments": bounded(parameters_schema(tool)),
             },
             "required": ["name", "arguments"],
             "additionalProperties": False,
