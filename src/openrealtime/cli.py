@@ -29,23 +29,33 @@ def _serve(args: argparse.Namespace) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)
     print(f"openrealtime: loading models, then serving ws://{settings.host}:{settings.port}"
-          "/v1/realtime", file=sys.stderr)
+          f"/v1/realtime (browser console: http://{settings.host}:{settings.port}/)",
+          file=sys.stderr)
     uvicorn.Server(uvicorn_config(app, settings.host, settings.port, "info")).run()
     return 0
 
 
 async def _ask(args: argparse.Namespace) -> int:
     from .audio import read_wav, write_wav
-    from .client.ask import RATE, ask_url, to_pcm24k
+    from .client.ask import RATE, ask_url, image_data_url, to_pcm24k
 
     try:
         x, rate = read_wav(args.question)
     except (OSError, ValueError, EOFError) as exc:
         print(f"openrealtime ask: cannot read {args.question}: {exc}", file=sys.stderr)
         return 2
+    image = None
+    if args.image is not None:
+        try:
+            image = args.image.read_bytes()
+            image_data_url(image)
+        except (OSError, ValueError) as exc:
+            print(f"openrealtime ask: cannot use {args.image}: {exc}", file=sys.stderr)
+            return 2
     x = to_pcm24k(x, rate)
     if args.url:
-        result = await ask_url(args.url, x, api_key=args.api_key, realtime=not args.fast)
+        result = await ask_url(args.url, x, api_key=args.api_key, realtime=not args.fast,
+                               image=image, instructions=args.instructions)
     else:
         from .server.app import create_app
         from .server.run import running_server
@@ -55,7 +65,8 @@ async def _ask(args: argparse.Namespace) -> int:
               file=sys.stderr)
         settings = Settings(llm_url=args.llm_url, llm_model=args.llm_model)
         async with running_server(create_app(settings)) as url:
-            result = await ask_url(url, x, realtime=not args.fast)
+            result = await ask_url(url, x, realtime=not args.fast, image=image,
+                                   instructions=args.instructions)
     write_wav(args.output, result.audio, RATE)
     print(f"question: {result.question}")
     print(f"answer:   {result.answer}")
@@ -138,6 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--url", help="server base URL (default: start one in-process)")
     ask.add_argument("--api-key")
     ask.add_argument("--fast", action="store_true", help="stream faster than real time")
+    ask.add_argument("--image", type=Path, help="share a PNG/JPEG (e.g. a screenshot) first")
+    ask.add_argument("--instructions", help="session instructions for this question")
     ask.add_argument("--llm-url")
     ask.add_argument("--llm-model")
     ask.set_defaults(run=lambda a: asyncio.run(_ask(a)))

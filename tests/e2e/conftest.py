@@ -1,8 +1,28 @@
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Any
+
 import pytest
 
-from openrealtime.backends.base import Backends
+from openrealtime.backends.base import Backends, LLMChunk, LLMRequest
+
+
+class RecordingLLM:
+    """The real LLM, with every request it was given kept for inspection."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.requests: list[LLMRequest] = []
+        self.context_tokens = getattr(inner, "context_tokens", None)
+
+    def count_tokens(self, text: str) -> int:
+        return int(self.inner.count_tokens(text))
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
+        self.requests.append(request)
+        async for chunk in self.inner.stream(request):
+            yield chunk
 
 
 @pytest.fixture(scope="session")

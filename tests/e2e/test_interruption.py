@@ -4,39 +4,21 @@ and check what the LLM is given for the follow-up."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from typing import Any
 
 import numpy as np
 import pytest
 import websockets
 
 from openrealtime.audio import resample
-from openrealtime.backends.base import Backends, LLMChunk, LLMRequest
+from openrealtime.backends.base import Backends
 from openrealtime.client.ask import configure, ws_url
 from openrealtime.client.interrupt import interrupt
 from openrealtime.server.app import create_app
 from openrealtime.server.run import running_server
 from openrealtime.server.settings import Settings
+from tests.e2e.conftest import RecordingLLM
 
 pytestmark = pytest.mark.e2e
-
-
-class RecordingLLM:
-    """The real LLM, with every request it was given kept for inspection."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.requests: list[LLMRequest] = []
-        self.context_tokens = getattr(inner, "context_tokens", None)
-
-    def count_tokens(self, text: str) -> int:
-        return int(self.inner.count_tokens(text))
-
-    async def stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
-        self.requests.append(request)
-        async for chunk in self.inner.stream(request):
-            yield chunk
 
 
 @pytest.fixture(scope="module")

@@ -146,6 +146,16 @@ class TTS(Protocol):
         ...
 
 
+# ----------------------------------------------------------------------------- vision
+
+
+@runtime_checkable
+class Vision(Protocol):
+    """Image understanding: turns an image into text the (text-only) LLM can use."""
+
+    async def describe(self, image: bytes, mime: str, *, detail: str = "auto") -> str: ...
+
+
 @dataclass(slots=True)
 class Backends:
     """The model set shared by every session of a server process."""
@@ -155,9 +165,10 @@ class Backends:
     llm: LLM
     tts: TTS
     names: dict[str, str] = field(default_factory=dict)
+    vision: Vision | None = None  # None: images enter the context as "[image]"
 
     async def aclose(self) -> None:
-        for backend in (self.vad, self.stt, self.llm, self.tts):
+        for backend in (self.vad, self.stt, self.llm, self.tts, self.vision):
             close = getattr(backend, "aclose", None)
             if close is not None:
                 await close()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from openrealtime.backends.base import LLM, Backends
 
@@ -24,6 +24,9 @@ def load_local_backends(
     llm_api_key: str | None = None,
     n_threads: int = 2,
     stt_short_window: bool = True,
+    vlm_url: str | None = None,
+    vlm_model: str | None = None,
+    vlm_api_key: str | None = None,
 ) -> Backends:
     """Load Silero VAD, Whisper tiny.en, SmolLM2 (or a remote LLM) and Piper.
 
@@ -38,8 +41,26 @@ def load_local_backends(
     stt = _timed("stt", lambda: WhisperSTT(cpu_threads=n_threads, short_window=stt_short_window), warm=True)
     llm, llm_name = _load_llm(llm_url, llm_model, llm_api_key, n_threads)
     tts = _timed("tts", PiperTTS, warm=True)
+    vision = _load_vision(vlm_url, vlm_model, vlm_api_key)
     names = {"vad": vad.name, "stt": stt.name, "llm": llm_name, "tts": tts.name}
-    return Backends(vad=vad, stt=stt, llm=llm, tts=tts, names=names)
+    if vision is not None:
+        names["vision"] = vision.name
+    return Backends(vad=vad, stt=stt, llm=llm, tts=tts, names=names, vision=vision)
+
+
+def _load_vision(url: str | None, model: str | None, api_key: str | None) -> Any:
+    """A remote vision model when configured, else local OCR (if its package is there)."""
+    if url:
+        from openrealtime.backends.remote.openai_vlm import RemoteVision
+
+        return RemoteVision(url, model or "default", api_key=api_key)
+    from openrealtime.backends.local.vision import LocalVision
+
+    try:
+        return _timed("vision", LocalVision, warm=True)
+    except ImportError:  # rapidocr is in the "video" extra
+        logger.warning("vision: rapidocr not installed; images enter the context as [image]")
+        return None
 
 
 def _load_llm(

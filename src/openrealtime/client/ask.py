@@ -151,10 +151,31 @@ def ws_url(base: str, model: str = "gpt-realtime") -> str:
     return f"{base}?model={model}"
 
 
+def image_data_url(data: bytes) -> str:
+    """A ``data:`` URL for PNG or JPEG bytes; ValueError for anything else."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        mime = "image/png"
+    elif data.startswith(b"\xff\xd8\xff"):
+        mime = "image/jpeg"
+    else:
+        raise ValueError("not a PNG or JPEG image")
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+async def share_image(ws: Any, data: bytes) -> None:
+    """Put an image into the conversation (GA ``input_image``) before the question."""
+    await ws.send(json.dumps({"type": "conversation.item.create", "item": {
+        "type": "message", "role": "user",
+        "content": [{"type": "input_image", "image_url": image_data_url(data)}]}}))
+
+
 async def ask_url(url: str, x: np.ndarray, *, api_key: str | None = None,
-                  instructions: str | None = None, realtime: bool = True) -> TurnResult:
+                  instructions: str | None = None, realtime: bool = True,
+                  image: bytes | None = None) -> TurnResult:
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     async with websockets.connect(ws_url(url), additional_headers=headers,
                                   max_size=None) as ws:
         await configure(ws, instructions)
+        if image is not None:
+            await share_image(ws, image)
         return await ask_turn(ws, x, realtime=realtime)

@@ -37,6 +37,17 @@ class StartTranscription:
 
 
 @dataclass(frozen=True, slots=True)
+class DescribeImage:
+    """Turn an ``input_image`` part into text for the LLM (vision backend)."""
+
+    item_id: str
+    content_index: int
+    mime: str
+    data: bytes
+    detail: str = "auto"
+
+
+@dataclass(frozen=True, slots=True)
 class CancelTranscription:
     item_id: str
 
@@ -74,7 +85,15 @@ class CloseSession:
     reason: str
 
 
-Effect = ScoreSpeech | StartTranscription | CancelTranscription | StartResponse | CancelResponse | CloseSession
+Effect = (
+    ScoreSpeech
+    | StartTranscription
+    | CancelTranscription
+    | DescribeImage
+    | StartResponse
+    | CancelResponse
+    | CloseSession
+)
 
 # --------------------------------------------------------------------------- facts
 

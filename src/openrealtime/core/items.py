@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from typing import Any
 
 import numpy as np
 
 from ..audio import AudioFormat, pcm16_to_float32, resample
 from ..protocol.errors import ProtocolError
-from ..protocol.items import ALLOWED_CONTENT, AnyItem, InputAudioPart, OutputAudioPart
+from ..protocol.items import (
+    ALLOWED_CONTENT,
+    AnyItem,
+    InputAudioPart,
+    InputImagePart,
+    OutputAudioPart,
+)
 from .conversation import Conversation
 from .effects import Float32Array
 
@@ -38,6 +45,52 @@ def check_new_item(item: AnyItem, conversation: Conversation) -> None:
             raise ProtocolError(
                 f"Tool call output for call_id '{item.call_id}' has no matching function_call.",
                 code="invalid_value", param="item.call_id")
+
+
+# Images a client may attach (GA input_image): data URLs of these types, this big.
+IMAGE_TYPES = {"image/png": b"\x89PNG\r\n\x1a\n", "image/jpeg": b"\xff\xd8\xff"}
+MAX_IMAGE_BYTES = 10 * 1024 * 1024
+_DATA_URL = re.compile(r"data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[\w-]+=[^;,]*)*)"
+                       r"(?P<b64>;base64)?,(?P<data>.*)", re.DOTALL)
+
+
+def decode_images(item: AnyItem) -> list[tuple[int, str, bytes, str]]:
+    """``(content_index, mime, bytes, detail)`` of each valid ``input_image``; else raise."""
+    if item.type != "message":
+        return []
+    images: list[tuple[int, str, bytes, str]] = []
+    for index, part in enumerate(item.content):
+        if isinstance(part, InputImagePart):
+            mime, data = _decode_image_url(part.image_url, f"item.content[{index}].image_url")
+            images.append((index, mime, data, part.detail))
+    return images
+
+
+def _decode_image_url(url: str, param: str) -> tuple[str, bytes]:
+    match = _DATA_URL.fullmatch(url.strip())
+    if match is None or not match.group("b64"):
+        raise ProtocolError(
+            f"Invalid '{param}'. Expected a base64-encoded data URL with an image type, "
+            "e.g. 'data:image/png;base64,...'.", code="invalid_value", param=param)
+    mime = (match.group("mime") or "").lower().replace("image/jpg", "image/jpeg")
+    if mime not in IMAGE_TYPES:
+        raise ProtocolError(
+            f"Invalid image type: '{mime or 'none'}'. Supported types are: 'image/png' and "
+            "'image/jpeg'.", code="invalid_value", param=param)
+    encoded = match.group("data")
+    if len(encoded) * 3 // 4 > MAX_IMAGE_BYTES:
+        raise ProtocolError(
+            f"Image too large: {len(encoded) * 3 // 4 / 2**20:.1f} MiB; the maximum is "
+            f"{MAX_IMAGE_BYTES // 2**20} MiB.", code="invalid_value", param=param)
+    try:
+        data = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise ProtocolError(f"Invalid '{param}': the base64 image data cannot be decoded.",
+                            code="invalid_value", param=param) from None
+    if not data.startswith(IMAGE_TYPES[mime]):
+        raise ProtocolError(f"Invalid '{param}': the data is not a {mime} image.",
+                            code="invalid_value", param=param)
+    return mime, data
 
 
 def decode_input_audio(item: AnyItem) -> Float32Array | None:

@@ -22,7 +22,13 @@ from ..protocol.items import InputAudioPart, MessageItem, OutputAudioPart
 from ..protocol.session import RealtimeSession, apply_update
 from . import effects as fx
 from .conversation import Conversation
-from .items import build_context, check_new_item, decode_input_audio, retrieve_copy
+from .items import (
+    build_context,
+    check_new_item,
+    decode_images,
+    decode_input_audio,
+    retrieve_copy,
+)
 from .response import ResponseState
 from .turn import (
     EAGERNESS_SILENCE_MS,
@@ -165,6 +171,7 @@ class Session:
     def _on_conversation_item_create(self, e: ce.ConversationItemCreate) -> list[Output]:
         item = e.item
         check_new_item(item, self.conversation)
+        images = decode_images(item)
         audio = decode_input_audio(item)
         if item.id is None:
             item.id = new_item_id()
@@ -174,6 +181,8 @@ class Session:
         if audio is not None:
             self.conversation.input_audio[item.id] = audio
             out.append(fx.StartTranscription(item.id, audio, **self._stt_options()))
+        out += [fx.DescribeImage(item.id, index, mime, data, detail)
+                for index, mime, data, detail in images]
         return out
 
     def _on_conversation_item_retrieve(self, e: ce.ConversationItemRetrieve) -> list[Output]:

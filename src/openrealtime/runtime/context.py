@@ -44,7 +44,7 @@ async def build_messages(
 
 async def _message_text(item: Any, transcripts: dict[str, asyncio.Future[str]]) -> str:
     pieces: list[str] = []
-    for part in item.content:
+    for index, part in enumerate(item.content):
         if part.type in ("input_text", "output_text"):
             pieces.append(part.text)
         elif part.type in ("input_audio", "output_audio"):
@@ -53,7 +53,9 @@ async def _message_text(item: Any, transcripts: dict[str, asyncio.Future[str]]) 
             elif item.id in transcripts:
                 pieces.append(await asyncio.shield(transcripts[item.id]))
         elif part.type == "input_image":
-            pieces.append("[image]")
+            key = image_key(item.id, index)
+            described = transcripts.get(key)
+            pieces.append(await asyncio.shield(described) if described else "[image]")
     return " ".join(p.strip() for p in pieces if p and p.strip())
 
 
@@ -69,6 +71,11 @@ def _merge_consecutive(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             merged.append(dict(message))
     return merged
 
+
+
+def image_key(item_id: str, content_index: int) -> str:
+    """Where an image's description waits, beside the transcripts (keyed by item id)."""
+    return f"{item_id}#image{content_index}"
 
 
 # Per-message overhead of chat templates (role markers, separators), in tokens.

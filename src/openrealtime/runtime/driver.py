@@ -23,6 +23,7 @@ from ..protocol.client_events import event_id_of, parse_json, validate_event
 from ..protocol.dialect import BetaCodec, GaCodec
 from ..protocol.errors import ProtocolError
 from ..protocol.session import RealtimeSession
+from .context import image_key
 from .outbox import Outbox
 from .pipeline import Timing, run_response
 
@@ -140,6 +141,8 @@ class SessionDriver:
             elif isinstance(out, fx.ScoreSpeech):
                 probabilities = [self.vad.probability(w) for w in out.windows]
                 await self.execute(self.core.on_fact(fx.SpeechScored(probabilities)))
+            elif isinstance(out, fx.DescribeImage):
+                self._describe_image(out)
             elif isinstance(out, fx.StartTranscription):
                 self._start_transcription(out)
             elif isinstance(out, fx.CancelTranscription):
@@ -194,6 +197,27 @@ class SessionDriver:
             future.set_result(result.text)
         await self.feed(fx.TranscriptionCompleted(effect.item_id, result.text,
                                                   len(effect.audio) / 16000))
+
+    def _describe_image(self, effect: fx.DescribeImage) -> None:
+        future = asyncio.get_running_loop().create_future()
+        self.transcripts[image_key(effect.item_id, effect.content_index)] = future
+        self._spawn(self._describe(effect, future))
+
+    async def _describe(self, effect: fx.DescribeImage, future: asyncio.Future[str]) -> None:
+        vision = self.backends.vision
+        if vision is None:
+            future.set_result("[The user shared an image; no image model is configured.]")
+            return
+        started = time.perf_counter()
+        try:
+            text = await vision.describe(effect.data, effect.mime, detail=effect.detail)
+        except BackendError as exc:
+            text = f"[The user shared an image that could not be read: {exc.message}]"
+        if not future.done():
+            future.set_result(text)
+        if self.observer is not None:
+            self.observer("vision", {"item_id": effect.item_id, "text": text,
+                                     "seconds": time.perf_counter() - started})
 
     def _start_response(self, effect: fx.StartResponse) -> None:
         timing = self.timings[effect.response_id] = Timing()
