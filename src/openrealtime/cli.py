@@ -21,6 +21,7 @@ def _serve(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in {
         "host": args.host, "port": args.port, "backend": args.backend,
         "llm_url": args.llm_url, "llm_model": args.llm_model,
+        "vlm_url": args.vlm_url, "vlm_model": args.vlm_model,
         "api_keys": ",".join(args.api_key) if args.api_key else None,
         "record_dir": args.record,
     }.items() if v is not None}
@@ -139,6 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--api-key", action="append", help="accepted key (repeatable)")
     serve.add_argument("--llm-url", help="OpenAI-compatible /v1 base URL for the LLM")
     serve.add_argument("--llm-model", help="model name at --llm-url")
+    serve.add_argument("--vlm-url", help="OpenAI-compatible /v1 base URL of a vision model")
+    serve.add_argument("--vlm-model", help="model name at --vlm-url")
     serve.add_argument("--record", type=Path, metavar="DIR",
                        help="write each session's server events to DIR/<session id>.jsonl")
     serve.set_defaults(run=_serve)

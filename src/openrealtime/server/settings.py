@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     llm_url: str | None = None  # any OpenAI-compatible /v1 base URL
     llm_model: str | None = None
     llm_api_key: str | None = None
+    vlm_url: str | None = None  # an OpenAI-compatible vision endpoint; else local OCR
+    vlm_model: str | None = None
+    vlm_api_key: str | None = None
     threads: int = 2
     # The hosted service ends a session after 60 minutes (error session_expired, close 1001).
     max_session_s: float = 3600.0
