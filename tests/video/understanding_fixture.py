@@ -186,6 +186,7 @@ def write_media(path: Path, duration_s: float, frame_at: Callable[[float], np.nd
             vs.width, vs.height, vs.pix_fmt = size[0], size[1], "yuv420p"
             vs.options = {"preset": "veryfast", "crf": "20"}
             vs.time_base = Fraction(1, 1000)
+            vs.codec_context.time_base = Fraction(1, 1000)  # millisecond pts: any frame rate
         a_s = out.add_stream("aac", rate=rate, layout="mono") if audio is not None else None
         times = frame_times if frame_times is not None else \
             [i / FPS for i in range(round(duration_s * FPS))]
@@ -235,3 +236,50 @@ def build_main(path: Path) -> Fixture:
     labels = [text_box(text) for text in LABELS]
     write_media(path, duration, lambda t: render_frame(t, painters, labels), track, rate)
     return Fixture(path, duration, scene_starts, speech)
+
+
+def two_scenes(size: tuple[int, int], cut_s: float, labels: tuple[str, str]
+               ) -> Callable[[float], np.ndarray]:
+    """Frames of two moving scenes with a label each, cut at ``cut_s``."""
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    boxes = [text_box(t, 40) for t in labels]
+
+    def frame(t: float) -> np.ndarray:
+        second = t >= cut_s
+        img = np.empty((h, w, 3), np.uint8)
+        img[...] = (170, 40, 40) if second else (30, 60, 170)
+        img[((xx + 60 * t) % 90 < 15) if second else ((yy + 60 * t) % 90 < 15)] = (240, 240, 200)
+        paste(img, boxes[int(second)], 20, 40)
+        return img
+
+    return frame
+
+
+def build_edge_cases(root: Path, sentence: tuple[np.ndarray, int]) -> dict[str, Path]:
+    """Small files for the error and channel tests; ``sentence`` is (int16 audio, rate)."""
+    clip, rate = sentence
+    paths = {name: root / name for name in (
+        "no_audio.mp4", "no_video.m4a", "vertical.mp4", "vfr.mp4", "corrupt.mp4",
+        "short.mkv", "truncated.mkv", "empty.mp4")}
+    write_media(paths["no_audio.mp4"], 6.0, two_scenes((W, H), 3.0, ("KILO", "LIMA")))
+    track = np.zeros(5 * rate, np.int16)
+    track[rate:rate + len(clip)] = clip
+    write_media(paths["no_video.m4a"], 5.0, None, track, rate)
+    write_media(paths["vertical.mp4"], 6.0, two_scenes((360, 640), 3.0, ("MIKE", "NOVEMBER")),
+                size=(360, 640))
+    # variable frame rate: 30 fps, then 8 fps from 2.5 s, then 30 fps from 5.0 s
+    times = [i / 30 for i in range(75)] + [2.5 + i / 8 for i in range(20)] + \
+        [5.0 + i / 30 for i in range(60)]
+    vfr = two_scenes((W, H), 2.5, ("OSCAR", "PAPA"))
+    third = two_scenes((W, H), 0.0, ("QUEBEC", "QUEBEC"))
+    write_media(paths["vfr.mp4"], 7.0, lambda t: vfr(t) if t < 5.0 else 255 - third(t),
+                frame_times=times)
+    rng = np.random.default_rng(5)
+    paths["corrupt.mp4"].write_bytes(b"\x00\x00\x00\x18ftypmp42" + rng.bytes(50_000))
+    write_media(paths["short.mkv"], 6.0, two_scenes((W, H), 3.0, ("ROMEO", "SIERRA")),
+                track[: 6 * rate] if len(track) >= 6 * rate else np.pad(track, (0, rate)), rate)
+    data = paths["short.mkv"].read_bytes()
+    paths["truncated.mkv"].write_bytes(data[: len(data) // 2])
+    paths["empty.mp4"].write_bytes(b"")
+    return paths

@@ -57,6 +57,7 @@ class Decoder:
     _audio: list[npt.NDArray[np.float32]] = field(default_factory=list)
     _audio_start: int = 0  # absolute sample index of _audio[0][0]
     _audio_end: int = 0  # absolute sample index one past the last decoded sample
+    _t0: float = 0.0  # container start time, subtracted from every timestamp
 
     def __post_init__(self) -> None:
         import av
@@ -143,15 +144,19 @@ class Decoder:
         """Seconds of audio decoded so far."""
         return self._audio_end / AUDIO_RATE
 
-    def take_audio(self, until_s: float | None = None) -> tuple[float, npt.NDArray[np.float32]]:
-        """Remove and return ``(start_s, samples)`` of buffered audio up to ``until_s``."""
-        buf = np.concatenate(self._audio) if self._audio else np.zeros(0, np.float32)
-        start_s = self._audio_start / AUDIO_RATE
-        n = len(buf) if until_s is None else max(0, min(len(buf),
-                                                       int(until_s * AUDIO_RATE) - self._audio_start))
-        self._audio = [buf[n:]] if n < len(buf) else []
+    def audio_buffer(self) -> tuple[float, npt.NDArray[np.float32]]:
+        """``(start_s, samples)`` of the audio decoded and not yet consumed."""
+        if len(self._audio) != 1:
+            self._audio = [np.concatenate(self._audio) if self._audio else
+                           np.zeros(0, np.float32)]
+        return self._audio_start / AUDIO_RATE, self._audio[0]
+
+    def consume_audio(self, num_samples: int) -> None:
+        """Forget the first ``num_samples`` of :meth:`audio_buffer`."""
+        _, buf = self.audio_buffer()
+        n = max(0, min(num_samples, len(buf)))
+        self._audio = [buf[n:]]
         self._audio_start += n
-        return start_s, buf[:n]
 
 
 def _small(frame: Any) -> npt.NDArray[np.uint8]:
