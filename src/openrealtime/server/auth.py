@@ -30,8 +30,28 @@ def auth_error(key: str | None, keys: frozenset[str]) -> dict[str, object] | Non
                 "message": "Missing bearer or basic authentication in header",
                 "param": None, "event_id": None}
     if key not in keys:
-        shown = key[:3] + "*" * max(0, len(key) - 7) + key[-4:] if len(key) > 8 else "***"
         return {"type": "invalid_request_error", "code": "invalid_api_key",
-                "message": f"Incorrect API key provided: {shown}.",
+                "message": f"Incorrect API key provided: {masked(key)}.",
                 "param": None, "event_id": None}
     return None
+
+
+def secret_error(key: str, status: str) -> dict[str, object]:
+    """The ``error`` payload for an ``ek_`` secret that is expired or was never issued.
+
+    Refused like a bad key (the reference's ``invalid_api_key``, close 3000), with a
+    message that tells the page what to do.
+    """
+    message = (f"Ephemeral key {masked(key)} has expired; request a new client secret."
+               if status == "expired" else f"Incorrect API key provided: {masked(key)}.")
+    return {"type": "invalid_request_error", "code": "invalid_api_key", "message": message,
+            "param": None, "event_id": None}
+
+
+def rest_key(headers: Mapping[str, str]) -> str | None:
+    """The key of a REST call: ``Authorization: Bearer`` or Azure's ``api-key``."""
+    return presented_key(headers, [], {})
+
+
+def masked(key: str) -> str:
+    return key[:3] + "*" * max(0, len(key) - 7) + key[-4:] if len(key) > 8 else "***"
