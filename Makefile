@@ -44,6 +44,7 @@ bench: setup
 	$(PY) bench/listen.py --seconds 60
 	$(PY) bench/bargein.py --trials 20
 	$(PY) bench/video_understanding.py
+	$(PY) bench/video_generation.py
 
 lint: setup
 	$(VENV)/bin/ruff check src tests bench
