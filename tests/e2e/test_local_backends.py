@@ -26,6 +26,7 @@ from openrealtime.backends.base import (
     TextDelta,
     ToolCallDelta,
     ToolSpec,
+    Vision,
 )
 
 pytestmark = pytest.mark.e2e
@@ -71,7 +72,8 @@ def test_backends_satisfy_protocols(backends: Backends) -> None:
     assert isinstance(backends.stt, STT)
     assert isinstance(backends.llm, LLM)
     assert isinstance(backends.tts, TTS)
-    assert set(backends.names) == {"vad", "stt", "llm", "tts"}
+    assert set(backends.names) == {"vad", "stt", "llm", "tts", "vision"}
+    assert isinstance(backends.vision, Vision)
     assert "SmolLM2" in backends.names["llm"]
 
 
