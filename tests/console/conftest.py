@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,21 +43,25 @@ def write_mic_wav(path: Path, x: np.ndarray, rate: int) -> Path:
 
 
 @contextlib.asynccontextmanager
-async def console_page(url: str, mic_wav: Path | None) -> AsyncIterator[Any]:
+async def console_page(url: str, mic_wav: Path | None,
+                       extra_flags: Sequence[str] = ()) -> AsyncIterator[Any]:
     """The console at ``url`` in headless Chromium.
 
     With ``mic_wav`` the microphone is Chromium's fake device playing that file (in a
     loop) and permission is granted; without, the microphone permission is refused.
+    ``extra_flags`` are more Chromium switches; other tabs can be opened with
+    ``page.context.new_page()``.
     """
     from playwright.async_api import async_playwright
 
-    flags = list(BASE_FLAGS)
+    flags = list(BASE_FLAGS) + list(extra_flags)
     if mic_wav is not None:
         flags += ["--use-fake-ui-for-media-stream", f"--use-file-for-fake-audio-capture={mic_wav}"]
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=flags)
         try:
-            page = await browser.new_page(viewport={"width": 1440, "height": 900})
+            context = await browser.new_context(viewport={"width": 1440, "height": 900})
+            page = await context.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             await page.goto(url + "/")

@@ -9,6 +9,7 @@
 // sends conversation.item.truncate with the milliseconds of the item actually played.
 
 import { AudioIO, SAMPLE_RATE } from "./audio.js";
+import { FrameStrip, ScreenShare } from "./screen.js";
 import { DEMO_TOOLS, TUTOR_INSTRUCTIONS, runTool } from "./tools.js";
 import { EventLog, Transcript } from "./ui.js";
 
@@ -60,6 +61,12 @@ class ConsoleApp {
     this.counts = {};
     this.attempts = 0;
 
+    this.screen = new ScreenShare({
+      onFrame: (frame) => this.sendFrame(frame),
+      onChange: () => this.render(),
+      settings: () => this.screenSettings(),
+    });
+    this.strip = new FrameStrip($("screen-strip"), $("screen-frames"), $("screen-status"));
     this.transcript = new Transcript($("transcript"), $("transcript-empty"));
     this.log = new EventLog($("event-log"), $("event-filter"), $("show-audio"), $("event-count"));
     $("instructions").value = DEFAULT_INSTRUCTIONS;
@@ -92,6 +99,11 @@ class ConsoleApp {
       if ($("tools").checked && box.value === DEFAULT_INSTRUCTIONS) box.value = TUTOR_INSTRUCTIONS;
       if (!$("tools").checked && box.value === TUTOR_INSTRUCTIONS) box.value = DEFAULT_INSTRUCTIONS;
       if (this.connected) this.applySettings();
+    });
+    $("share-screen").addEventListener("click", () => (this.screen.status === "off"
+      ? this.screen.start() : this.screen.stop("user")));
+    $("share-threshold").addEventListener("input", () => {
+      $("share-threshold-out").textContent = $("share-threshold").value;
     });
     $("clear-log").addEventListener("click", () => this.log.clear());
     window.addEventListener("beforeunload", () => this.ws && this.ws.close(1000));
@@ -140,6 +152,15 @@ class ConsoleApp {
     $("tools").checked = (s.tools || []).length > 0;
   }
 
+  screenSettings() {
+    const interval = Number($("share-interval").value);
+    return {
+      intervalS: Number.isFinite(interval) && interval > 0 ? interval : 3,
+      threshold: Number($("share-threshold").value),
+      mime: $("share-format").value,
+    };
+  }
+
   micConstraints() {
     return {
       echoCancellation: $("echo-cancellation").checked,
@@ -173,6 +194,7 @@ class ConsoleApp {
   }
 
   reset() {
+    this.screen.message = "";
     this.error = this.lastServerError = null;
     this.userClosed = false;
     this.hearing = this.playing = this.stopping = false;
@@ -261,6 +283,7 @@ class ConsoleApp {
   }
 
   teardown() {
+    this.screen.stop("disconnected");
     this.ws = null;
     this.connected = this.connecting = false;
     this.playing = this.hearing = this.responseActive = this.awaitingResponse = false;
@@ -407,6 +430,18 @@ class ConsoleApp {
     this.render();
   }
 
+  /** A frame of the shared screen, as a user message with one input_image part. */
+  sendFrame(frame) {
+    if (!this.connected) return;
+    this.send({
+      type: "conversation.item.create",
+      item: { type: "message", role: "user",
+        content: [{ type: "input_image", image_url: frame.dataUrl, detail: "auto" }] },
+    });
+    this.strip.add(frame);
+    this.render();
+  }
+
   applySettings() {
     if (!this.connected) {
       this.setNotice("info-notice", "Saved: these settings apply when you connect.");
@@ -457,6 +492,29 @@ class ConsoleApp {
     $("mute").disabled = !this.connected || this.micStatus !== "on";
     $("mute").textContent = this.muted ? "Unmute mic" : "Mute mic";
     $("text-input").disabled = $("send").disabled = !this.connected;
+    this.renderScreen();
+  }
+
+  renderScreen() {
+    const s = this.screen;
+    const share = $("share-screen");
+    share.disabled = !this.connected && s.status === "off";
+    share.textContent = s.status === "off" ? "Share screen" : s.status === "starting" ? "Cancel sharing" : "Stop sharing";
+    share.classList.toggle("stop", s.status !== "off");
+    share.title = !ScreenShare.supported() ? "This browser cannot share the screen on this page"
+      : this.connected ? "Show your screen to the assistant: a frame is sent when it changes"
+        : "Connect first";
+    if (s.status === "on") {
+      const n = s.frames.length;
+      const { intervalS } = this.screenSettings();
+      const what = { browser: "a tab", window: "a window", monitor: "your screen" }[s.surface] || "your screen";
+      this.strip.show(`Sharing ${what} · ${n} frame${n === 1 ? "" : "s"} sent ` +
+        `(when it changes, at most every ${intervalS} s)`, true);
+    } else if (s.frames.length) {
+      const n = s.frames.length;
+      this.strip.show(`Not sharing · ${n} frame${n === 1 ? " was" : "s were"} sent`, false);
+    }
+    this.setNotice("screen-notice", s.message);
   }
 }
 
@@ -594,4 +652,9 @@ window.openrealtimeConsole = Object.freeze({
   get toolCalls() { return copy(app.toolCalls); },
   get chartsDrawn() { return app.chartsDrawn; },
   get eventCounts() { return { ...app.counts }; },
+  get screen() {
+    const s = app.screen;
+    return { status: s.status, message: s.message, stopReason: s.stopReason || null,
+      frames: copy(s.frames), lastDiff: s.lastDiff, thumbnails: $("screen-frames").childElementCount };
+  },
 });

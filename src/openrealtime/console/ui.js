@@ -120,6 +120,8 @@ export class EventLog {
   /** Log one event; direction "in" (from the server) or "out" (sent by the page). */
   add(direction, event, note = "") {
     const now = performance.now();
+    // Shared-screen frames are data URLs of 100 KB and more: the log keeps a copy without them.
+    if (event.type.startsWith("conversation.item.")) event = withoutImages(event);
     this.counter.textContent = String(++this.count);
     // Audio frames come 25-50 times a second: rows for them only when asked for.
     if (NOISY.has(event.type) && !this.showAudio.checked) return;
@@ -167,10 +169,36 @@ function summary(e) {
     case "conversation.item.truncate": case "conversation.item.truncated":
       return `${e.audio_end_ms} ms`;
     case "conversation.item.input_audio_transcription.completed": return e.transcript;
+    case "conversation.item.create": case "conversation.item.added": case "conversation.item.done":
+      return imageSummary(e.item);
     case "response.output_audio.delta": case "input_audio_buffer.append":
       return `${Math.round(((e.delta || e.audio || "").length * 3) / 4)} B`;
     default: return "";
   }
+}
+
+const IMAGE_URL = /^data:([^;,]+)[^,]*,/;
+
+/** A copy of an event with every image data URL replaced by its type and size. */
+function withoutImages(event) {
+  let found = false;
+  const copy = JSON.parse(JSON.stringify(event, (key, value) => {
+    if (key !== "image_url" || typeof value !== "string" || value.length <= 120) return value;
+    found = true;
+    const m = IMAGE_URL.exec(value);
+    const bytes = Math.round(((value.length - value.indexOf(",") - 1) * 3) / 4);
+    return `${m ? m[0] : value.slice(0, 30)}… (${Math.round(bytes / 1024)} KB, not shown)`;
+  }));
+  return found ? copy : event;
+}
+
+function imageSummary(item) {
+  const images = ((item && item.content) || []).filter((p) => p.type === "input_image");
+  if (!images.length) return "";
+  const m = IMAGE_URL.exec(images[0].image_url || "");
+  const size = /\(([^)]*), not shown\)/.exec(images[0].image_url || "");
+  return `image ${m ? m[1].replace("image/", "") : ""}${size ? " " + size[1] : ""}` +
+    (images.length > 1 ? ` (+${images.length - 1})` : "");
 }
 
 function toggleJson(li, event) {
