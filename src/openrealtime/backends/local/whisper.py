@@ -66,6 +66,7 @@ class WhisperSTT:
         # windows: encoding the utterance plus a second of padding costs ~15-90 ms
         # and gave the same text on our spoken-question tests. Off: the library path.
         self.short_window = short_window
+        self.beam_size = 1
         self._executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="whisper"
         )
@@ -141,7 +142,7 @@ class WhisperSTT:
                                      to_cpu=False)
         # A speaker says at most ~5 tokens a second; the cap stops a runaway decode.
         max_tokens = min(224, len(sequence) + 16 + int(8 * samples.shape[0] / STT_SAMPLE_RATE))
-        result = model.model.generate(encoded, [sequence], beam_size=1,
+        result = model.model.generate(encoded, [sequence], beam_size=self.beam_size,
                                       max_length=max_tokens, suppress_blank=True)
         tokens = [t for t in result[0].sequences_ids[0] if t < tokenizer.eot]
         text = tokenizer.decode(tokens).strip()
