@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from openai import AsyncOpenAI
-
+from tests.sdk import client
 from tests.sound import frames_b64, is_subsequence, utterance
 
 GA_VOICE_TURN = [
@@ -76,11 +75,6 @@ BETA_TEXT_TURN = [
     "response.output_item.done",
     "response.done",
 ]
-
-
-def client(url: str) -> AsyncOpenAI:
-    return AsyncOpenAI(api_key="sk-test", base_url=url + "/v1",
-                       websocket_base_url=url.replace("http", "ws") + "/v1")
 
 
 async def until_done(conn: Any, types: list[str], events: list[Any]) -> None:

@@ -6,17 +6,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from openai import AsyncOpenAI
-
 from openrealtime.backends.base import Backends
+from tests.sdk import client
 
 IN_BAND_REPLY = "The capital of France is Paris. It is a lovely city on the Seine."
 SUMMARY = "SUMMARY: the user asked about France."
-
-
-def client(url: str) -> AsyncOpenAI:
-    return AsyncOpenAI(api_key="sk-test", base_url=url + "/v1",
-                       websocket_base_url=url.replace("http", "ws") + "/v1")
 
 
 async def until(conn: Any, kind: str, events: list[Any], within: float = 10.0) -> Any:

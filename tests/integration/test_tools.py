@@ -10,9 +10,8 @@ import asyncio
 import json
 from typing import Any
 
-from openai import AsyncOpenAI
-
 from openrealtime.backends.base import Backends
+from tests.sdk import client
 
 TOOLS: list[dict[str, Any]] = [
     {"type": "function", "name": "focus_planet", "description": "Point the camera at a planet.",
@@ -53,11 +52,6 @@ BETA_TOOL_TURN = [
     "response.output_item.done",
     "response.done",
 ]
-
-
-def client(url: str) -> AsyncOpenAI:
-    return AsyncOpenAI(api_key="sk-test", base_url=url + "/v1",
-                       websocket_base_url=url.replace("http", "ws") + "/v1")
 
 
 def collapse(types: list[str]) -> list[str]:
