@@ -7,19 +7,12 @@ import asyncio
 from typing import Any
 
 from openrealtime.backends.base import Backends
-from tests.sdk import client
+from tests.sdk import client, until
 
 IN_BAND_REPLY = "The capital of France is Paris. It is a lovely city on the Seine."
 SUMMARY = "SUMMARY: the user asked about France."
 
 
-async def until(conn: Any, kind: str, events: list[Any], within: float = 10.0) -> Any:
-    async with asyncio.timeout(within):
-        async for event in conn:
-            events.append(event)
-            if event.type == kind:
-                return event
-    raise AssertionError(f"closed before {kind}")
 
 
 async def test_out_of_band_response_beside_an_active_one(server_url: str,

@@ -12,6 +12,7 @@ from typing import Any
 
 from openrealtime.backends.base import Backends
 from tests.sdk import client
+from tests.sdk import until as read_until
 
 TOOLS: list[dict[str, Any]] = [
     {"type": "function", "name": "focus_planet", "description": "Point the camera at a planet.",
@@ -71,12 +72,8 @@ async def recv(conn: Any, within: float = 5.0) -> Any:
 async def until(conn: Any, kind: str, within: float = 5.0) -> list[Any]:
     """Events up to and including the first of type ``kind``."""
     events: list[Any] = []
-    async with asyncio.timeout(within):
-        async for event in conn:
-            events.append(event)
-            if event.type == kind:
-                return events
-    raise AssertionError(f"connection closed before {kind}: {[e.type for e in events]}")
+    await read_until(conn, kind, events, within)
+    return events
 
 
 async def ga_setup(conn: Any, **session: Any) -> None:

@@ -51,10 +51,7 @@ class KlingProvider(HttpProvider):
     default_base_url = "https://api-singapore.klingai.com"
     base_url_env = "KLING_BASE_URL"
     price_usd_per_s = 0.028
-
-    def __init__(self, *, model: str = "kling-v1-6", **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.model = model
+    default_model = "kling-v1-6"
 
     def headers(self) -> dict[str, str]:
         token = jwt_token(self.env.get("KLING_ACCESS_KEY", ""), self.env.get("KLING_SECRET_KEY", ""))

@@ -51,10 +51,12 @@ class HttpProvider:
     default_base_url = ""
     base_url_env = ""
     price_usd_per_s = 0.0
+    default_model = ""
 
     def __init__(self, *, base_url: str | None = None, env: dict[str, str] | None = None,
-                 timeout_s: float = 60.0, retries: int = 4,
+                 timeout_s: float = 60.0, retries: int = 4, model: str | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
+        self.model = model or self.default_model
         self.env = dict(os.environ if env is None else env)
         self.base_url = (base_url or self.env.get(self.base_url_env) or self.default_base_url).rstrip("/")
         self.timeout_s, self.retries, self.sleep = timeout_s, retries, sleep

@@ -30,10 +30,7 @@ class RunwayProvider(HttpProvider):
     default_base_url = "https://api.dev.runwayml.com/v1"
     base_url_env = "RUNWAYML_BASE_URL"
     price_usd_per_s = 0.15
-
-    def __init__(self, *, model: str = "veo3.1_fast", **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.model = model
+    default_model = "veo3.1_fast"
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.env.get('RUNWAYML_API_SECRET', '')}",

@@ -30,10 +30,11 @@ class SoraProvider(HttpProvider):
     default_base_url = "https://api.openai.com/v1"
     base_url_env = "OPENAI_BASE_URL"
 
-    def __init__(self, *, model: str = "sora-2", **kwargs: object) -> None:
+    default_model = "sora-2"
+
+    def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
-        self.model = model
-        self.price_usd_per_s = _PRICES.get(model, 0.30)
+        self.price_usd_per_s = _PRICES.get(self.model, 0.30)
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.env.get('OPENAI_API_KEY', '')}"}
