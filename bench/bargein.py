@@ -52,12 +52,14 @@ async def main() -> None:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--play", type=float, default=0.3,
                         help="seconds of the answer played before the user speaks")
+    parser.add_argument("--in-process", action="store_true",
+                        help="load the models into this process (no worker processes)")
     args = parser.parse_args()
 
     from openrealtime.backends.local.piper import PiperTTS
     from openrealtime.backends.stack import load_local_backends
 
-    backends = load_local_backends()
+    backends = load_local_backends(isolate=not args.in_process)
     voice = PiperTTS(deterministic=True)
     questions = [await speech(voice, q, 0.4) for q in QUESTIONS]
     interruptions = [await speech(voice, q, 0.1) for q in INTERRUPTIONS]

@@ -53,11 +53,20 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+def rss_mb(backends: Any = None) -> float:
+    """RSS of this process plus, given ``backends``, of its model worker processes."""
+    pids: list[int | str] = ["self"]
+    if backends is not None:
+        pids += [h["pid"] for h in backends.health().values() if h.get("pid")]
+    total = 0.0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            pass
+    return total
 
 
 async def speak(tts: Any, text: str) -> np.ndarray:
@@ -136,18 +145,22 @@ async def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--llm-url")
     parser.add_argument("--llm-model")
+    parser.add_argument("--in-process", action="store_true",
+                        help="load the models into this process (no worker processes)")
     args = parser.parse_args()
 
     from openrealtime.backends.stack import load_local_backends
 
-    backends = load_local_backends(llm_url=args.llm_url, llm_model=args.llm_model)
-    rss = rss_mb()
+    backends = load_local_backends(llm_url=args.llm_url, llm_model=args.llm_model,
+                                   isolate=not args.in_process)
+    rss = rss_mb(backends)
     questions = [QUESTIONS[i % len(QUESTIONS)] for i in range(args.turns)]
     from openrealtime.backends.local.piper import PiperTTS
 
     voice = PiperTTS(deterministic=True)  # the same questions' audio on every run
     audios = [await speak(voice, q) for q in questions]
-    print(f"models loaded: {backends.names}; RSS {rss:.0f} MiB")
+    where = "in-process" if args.in_process else "worker processes"
+    print(f"models loaded ({where}): {backends.names}; RSS {rss:.0f} MiB")
     rt = await realtime_turns(backends, audios)
     serial = await serial_turns(backends, audios)
     print(f"\n{args.turns} spoken turns, real-time pacing, 2-core CPU:")
@@ -156,7 +169,8 @@ async def main() -> None:
     report("serial chain (after speech_stopped)", serial)
     ratio = statistics.median(serial) / statistics.median(rt["first_audio_after_stopped_ms"])
     print(f"  serial / streaming (p50): {ratio:.2f}x")
-    print(f"  server RSS with models loaded: {rss:.0f} MiB (after the run: {rss_mb():.0f} MiB)")
+    print(f"  server RSS with models loaded ({where}, workers included): {rss:.0f} MiB "
+          f"(after the run: {rss_mb(backends):.0f} MiB)")
     if args.json:
         args.json.write_text(json.dumps({"realtime": rt, "serial_ms": serial,
                                          "rss_mb": rss, "ratio": ratio}, indent=1))

@@ -44,18 +44,29 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of the whole process (all its threads: ONNX, CTranslate2, llama.cpp)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+def cpu_seconds(pid: int | list[int]) -> float:
+    """utime + stime of whole processes (all threads: ONNX, CTranslate2, llama.cpp)."""
+    total = 0.0
+    for one in pid if isinstance(pid, list) else [pid]:
+        stat = Path(f"/proc/{one}/stat").read_text()
+        fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "
+        total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return total
 
 
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+def rss_mib(pid: int | list[int]) -> float:
+    total = 0.0
+    for one in pid if isinstance(pid, list) else [pid]:
+        for line in Path(f"/proc/{one}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) / 1024
+    return total
+
+
+def server_pids(port: int, pid: int) -> list[int]:
+    """The server process and its model workers (from ``/healthz``)."""
+    workers = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).json().get("workers", {})
+    return [pid] + [w["pid"] for w in workers.values() if w.get("pid")]
 
 
 def wait_healthy(port: int, proc: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
@@ -124,13 +135,13 @@ class Listener:
         return out
 
 
-async def sample_rss(pid: int, out: list[tuple[float, float]], t0: float) -> None:
+async def sample_rss(pid: int | list[int], out: list[tuple[float, float]], t0: float) -> None:
     while True:
         out.append((time.perf_counter() - t0, rss_mib(pid)))
         await asyncio.sleep(1.0)
 
 
-async def measure(port: int, pid: int, seconds: float) -> dict[str, Any]:
+async def measure(port: int, pid: int | list[int], seconds: float) -> dict[str, Any]:
     url = f"ws://127.0.0.1:{port}/v1/realtime?model=gpt-realtime"
     async with websockets.connect(url, max_size=None) as ws:
         first = json.loads(await asyncio.wait_for(ws.recv(), 30))
@@ -186,7 +197,8 @@ def main() -> int:
         t = time.perf_counter()
         wait_healthy(port, proc)
         startup = time.perf_counter() - t
-        r = asyncio.run(measure(port, proc.pid, args.seconds))
+        pids = server_pids(port, proc.pid)  # CPU and RSS include the model workers
+        r = asyncio.run(measure(port, pids, args.seconds))
     except BaseException:
         print(f"server log: {log.name}", file=sys.stderr)
         raise

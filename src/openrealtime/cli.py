@@ -13,6 +13,7 @@ DEMO_QUESTION = "What is the capital of France?"
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
+    from pydantic import ValidationError
 
     from .server.app import create_app
     from .server.run import uvicorn_config
@@ -25,7 +26,15 @@ def _serve(args: argparse.Namespace) -> int:
         "api_keys": ",".join(args.api_key) if args.api_key else None,
         "record_dir": args.record,
     }.items() if v is not None}
-    settings = Settings(**overrides)
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:  # one line per problem, not pydantic's report
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"])
+            message = str(error["msg"]).removeprefix("Value error, ")
+            print(f"openrealtime serve: {where + ': ' if where else ''}{message}",
+                  file=sys.stderr)
+        return 2
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(settings)

@@ -162,3 +162,67 @@ def test_count_tokens_is_a_four_chars_per_token_estimate() -> None:
     llm = RemoteLLM("http://llm.test/v1", "m")
     assert llm.count_tokens("") == 0
     assert llm.count_tokens("abcd" * 10) == 10
+
+
+async def failing(body: bytes, content_type: str | None = None) -> BackendError:
+    headers = {"content-type": content_type} if content_type else {}
+    llm = make_llm(lambda request: httpx.Response(200, content=body, headers=headers))
+    with pytest.raises(BackendError) as info:
+        await collect(llm, LLMRequest([{"role": "user", "content": "Hi"}]))
+    await llm.aclose()
+    return info.value
+
+
+async def test_a_stream_without_done_or_finish_reason_is_truncated() -> None:
+    error = await failing(sse(chunk({"content": "Paris"}), chunk({"content": " is"})))
+    assert error.code == "llm_stream_truncated"
+    assert "ended without [DONE] or finish_reason after 2 data events" in error.message
+
+
+async def test_crlf_lines_empty_data_and_a_text_plain_label_are_accepted() -> None:
+    body = sse(chunk({"content": "Hi"}), "", chunk({}, "stop"), "[DONE]").replace(b"\n", b"\r\n")
+    llm = make_llm(
+        lambda request: httpx.Response(200, content=body, headers={"content-type": "text/plain"})
+    )
+    assert await collect(llm, LLMRequest([])) == [TextDelta("Hi"), Finished("stop")]
+    await llm.aclose()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "code", "fragment"),
+    [
+        (
+            b"<html>oops</html>",
+            "text/html",
+            "llm_bad_response",
+            "content-type 'text/html', not an event stream; the body starts with b'<html>oops",
+        ),
+        (b"", None, "llm_bad_response", "content-type '(none)'"),
+        (b'{"error": "no GPU left"}', "application/json", "llm_error", "error: no GPU left"),
+        (b"data: [1, 2]\n\n", None, "llm_bad_response", "non-object event: [1, 2]"),
+        (b"data: " + b"x" * (2 * 1024 * 1024), None, "llm_bad_response", "longer than"),
+    ],
+)
+async def test_bodies_that_are_not_chat_chunk_streams_fail_clearly(
+    body: bytes, content_type: str | None, code: str, fragment: str
+) -> None:
+    error = await failing(body, content_type)
+    assert error.code == code
+    assert fragment in error.message
+
+
+def test_deadlines_must_be_positive_and_timeout_s_is_the_total() -> None:
+    with pytest.raises(ValueError, match="idle_timeout_s must be > 0"):
+        RemoteLLM("http://llm.test/v1", "m", idle_timeout_s=0)
+    assert RemoteLLM("http://llm.test/v1", "m", timeout_s=7).limits.total_s == 7
+    assert RemoteLLM("http://llm.test/v1", "m").limits.total_s == 120
+
+
+async def test_a_last_line_without_a_newline_is_still_read() -> None:
+    body = (
+        sse(chunk({"content": "Hi"}))
+        + b'data: {"choices": [{"delta": {}, "finish_reason": "stop"}]}'
+    )
+    llm = make_llm(lambda request: httpx.Response(200, content=body))
+    assert await collect(llm, LLMRequest([])) == [TextDelta("Hi"), Finished("stop")]
+    await llm.aclose()

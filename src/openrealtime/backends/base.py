@@ -95,6 +95,9 @@ class LLMRequest:
     temperature: float = 0.8
     tools: Sequence[ToolSpec] = ()
     tool_choice: str | dict[str, Any] = "auto"
+    # Sampling seed: the same request with the same seed gives the same answer (tests,
+    # reproducible reports). None: the backend's own sequence of seeds.
+    seed: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,8 +170,22 @@ class Backends:
     names: dict[str, str] = field(default_factory=dict)
     vision: Vision | None = None  # None: images enter the context as "[image]"
 
+    def roles(self) -> dict[str, Any]:
+        roles = {"vad": self.vad, "stt": self.stt, "llm": self.llm, "tts": self.tts}
+        if self.vision is not None:
+            roles["vision"] = self.vision
+        return roles
+
+    def health(self) -> dict[str, dict[str, Any]]:
+        """Each role's state: a worker's state, pid and restarts, or "in-process"."""
+        out: dict[str, dict[str, Any]] = {}
+        for role, backend in self.roles().items():
+            report = getattr(backend, "health", None)
+            out[role] = report() if callable(report) else {"state": "in-process"}
+        return out
+
     async def aclose(self) -> None:
-        for backend in (self.vad, self.stt, self.llm, self.tts, self.vision):
+        for backend in self.roles().values():
             close = getattr(backend, "aclose", None)
             if close is not None:
                 await close()

@@ -1,20 +1,35 @@
 """Build the model set a server process shares across sessions.
 
 Everything is loaded and warmed up once, before the first session is
-accepted, so no user pays a model's cold start.
+accepted, so no user pays a model's cold start. By default every local model runs
+in its own supervised worker process (:mod:`.worker`): a segfault in espeak-ng or
+llama.cpp then fails one response instead of the server. ``isolate=False`` loads the
+models into this process (debugging, profiling).
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from openrealtime.backends.base import LLM, Backends
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    """How model workers are supervised (see :class:`.worker.Worker`)."""
+
+    stall_s: float = 30.0  # a worker that owes a reply and says nothing this long is killed
+    vad_stall_s: float = 5.0  # the VAD answers in a millisecond: a hang shows fast
+    max_rss_mb: float = 4096.0
+    ready_wait_s: float = 30.0  # how long a request waits for a restarting worker
 
 
 def load_local_backends(
@@ -27,19 +42,27 @@ def load_local_backends(
     vlm_url: str | None = None,
     vlm_model: str | None = None,
     vlm_api_key: str | None = None,
+    isolate: bool = True,
+    workers: WorkerOptions | None = None,
+    llm_timeouts: dict[str, float] | None = None,
 ) -> Backends:
     """Load Silero VAD, Whisper tiny.en, SmolLM2 (or a remote LLM) and Piper.
 
     With ``llm_url`` the LLM is any OpenAI-compatible endpoint
     (``{llm_url}/chat/completions``) and ``llm_model`` names the model there.
+    With ``isolate`` (the default) each local model runs in a worker process.
     """
+    if isolate:
+        return _load_workers(llm_url, llm_model, llm_api_key, n_threads, stt_short_window,
+                             vlm_url, vlm_model, vlm_api_key, workers or WorkerOptions(),
+                             llm_timeouts or {})
     from openrealtime.backends.local.piper import PiperTTS
     from openrealtime.backends.local.silero import SileroVAD
     from openrealtime.backends.local.whisper import WhisperSTT
 
     vad = _timed("vad", SileroVAD, warm=True)
     stt = _timed("stt", lambda: WhisperSTT(cpu_threads=n_threads, short_window=stt_short_window), warm=True)
-    llm, llm_name = _load_llm(llm_url, llm_model, llm_api_key, n_threads)
+    llm, llm_name = _load_llm(llm_url, llm_model, llm_api_key, n_threads, llm_timeouts or {})
     tts = _timed("tts", PiperTTS, warm=True)
     vision = _load_vision(vlm_url, vlm_model, vlm_api_key)
     names = {"vad": vad.name, "stt": stt.name, "llm": llm_name, "tts": tts.name}
@@ -63,16 +86,83 @@ def _load_vision(url: str | None, model: str | None, api_key: str | None) -> Any
         return None
 
 
+def _remote_llm(url: str, model: str | None, api_key: str | None,
+                timeouts: dict[str, float]) -> LLM:
+    from openrealtime.backends.remote.openai_llm import RemoteLLM
+
+    model_name = model or "default"
+    remote = RemoteLLM(url, model_name, api_key=api_key, **timeouts)
+    logger.info("llm: remote %s at %s", model_name, url)
+    return remote
+
+
+def _load_workers(llm_url: str | None, llm_model: str | None, llm_api_key: str | None,
+                  n_threads: int, stt_short_window: bool, vlm_url: str | None,
+                  vlm_model: str | None, vlm_api_key: str | None, options: WorkerOptions,
+                  llm_timeouts: dict[str, float]) -> Backends:
+    """Start one worker per local model role, all at once, and wait until each is ready."""
+    from openrealtime.backends.worker import (
+        Worker,
+        WorkerLLM,
+        WorkerSTT,
+        WorkerTTS,
+        WorkerVAD,
+        WorkerVision,
+    )
+
+    configs: dict[str, dict[str, Any]] = {
+        "vad": {}, "stt": {"cpu_threads": n_threads, "short_window": stt_short_window},
+        "tts": {}}
+    if not llm_url:
+        configs["llm"] = {"n_threads": n_threads}
+    if not vlm_url and _has_module("rapidocr_onnxruntime"):
+        configs["vision"] = {}
+    workers = {role: Worker(role, config, stall_s=options.vad_stall_s if role == "vad"
+                            else options.stall_s, max_rss_mb=options.max_rss_mb,
+                            ready_wait_s=options.ready_wait_s)
+               for role, config in configs.items()}
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(len(workers)) as pool:
+        futures = {role: pool.submit(worker.start) for role, worker in workers.items()}
+        try:
+            for future in futures.values():
+                future.result()
+        except BaseException:
+            for worker in workers.values():
+                worker.close()
+            raise
+    logger.info("model workers ready in %.1f s: %s", time.perf_counter() - started,
+                ", ".join(f"{r} (pid {w.pid})" for r, w in workers.items()))
+    llm: Any = (_remote_llm(llm_url, llm_model, llm_api_key, llm_timeouts) if llm_url
+                else WorkerLLM(workers["llm"]))
+    vision: Any = None
+    if vlm_url:
+        vision = _load_vision(vlm_url, vlm_model, vlm_api_key)
+    elif "vision" in workers:
+        vision = WorkerVision(workers["vision"])
+    else:
+        logger.warning("vision: rapidocr not installed; images enter the context as [image]")
+    backends = Backends(vad=WorkerVAD(workers["vad"]), stt=WorkerSTT(workers["stt"]), llm=llm,
+                        tts=WorkerTTS(workers["tts"]), vision=vision)
+    backends.names = {role: getattr(getattr(backends, role), "name", role)
+                      for role in ("vad", "stt", "llm", "tts", "vision")
+                      if getattr(backends, role) is not None}
+    return backends
+
+
+def _has_module(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
+
+
 def _load_llm(
-    url: str | None, model: str | None, api_key: str | None, n_threads: int
+    url: str | None, model: str | None, api_key: str | None, n_threads: int,
+    timeouts: dict[str, float],
 ) -> tuple[LLM, str]:
     if url:
-        from openrealtime.backends.remote.openai_llm import RemoteLLM
-
-        model_name = model or "default"
-        remote = RemoteLLM(url, model_name, api_key=api_key)
-        logger.info("llm: remote %s at %s", model_name, url)
-        return remote, remote.name
+        remote = _remote_llm(url, model, api_key, timeouts)
+        return remote, str(getattr(remote, "name", url))
     from openrealtime.backends.local.llama import LlamaLLM
 
     local = _timed("llm", lambda: LlamaLLM(n_threads=n_threads), warm=True)

@@ -37,6 +37,7 @@ class TurnResult:
     done: float | None = None
     events: list[str] = field(default_factory=list)
     usage: dict[str, Any] | None = None
+    errors: list[str] = field(default_factory=list)  # error events (when not strict)
 
     @property
     def latency_s(self) -> float | None:
@@ -80,7 +81,7 @@ async def _stream(ws: Any, x: np.ndarray, result: TurnResult, realtime: bool,
                 await asyncio.sleep(delay)
 
 
-async def _collect(ws: Any, result: TurnResult) -> None:
+async def _collect(ws: Any, result: TurnResult, strict: bool) -> None:
     chunks: list[np.ndarray] = []
     async for message in ws:
         event = json.loads(message)
@@ -104,16 +105,22 @@ async def _collect(ws: Any, result: TurnResult) -> None:
             result.done = time.perf_counter()
             break
         elif kind == "error":
-            raise RuntimeError(f"server error: {event['error']['message']}")
+            if strict:
+                raise RuntimeError(f"server error: {event['error']['message']}")
+            result.errors.append(str(event["error"].get("message")))
     if chunks:
         result.audio = np.concatenate(chunks).astype(np.int16)
 
 
 async def ask_turn(ws: Any, x: np.ndarray, *, realtime: bool = True,
-                   trailing_silence_s: float = 3.0, timeout_s: float = 60.0) -> TurnResult:
-    """Stream one spoken question (float32, 24 kHz) and collect the answer."""
+                   trailing_silence_s: float = 3.0, timeout_s: float = 60.0,
+                   strict: bool = True) -> TurnResult:
+    """Stream one spoken question (float32, 24 kHz) and collect the answer.
+
+    ``strict``: an ``error`` event raises; otherwise it is kept in ``result.errors``.
+    """
     result = TurnResult()
-    collector = asyncio.create_task(_collect(ws, result))
+    collector = asyncio.create_task(_collect(ws, result, strict))
     try:
         await _stream(ws, x, result, realtime, trailing_silence_s)
         await asyncio.wait_for(asyncio.shield(collector), timeout_s)
@@ -179,3 +186,22 @@ async def ask_url(url: str, x: np.ndarray, *, api_key: str | None = None,
         if image is not None:
             await share_image(ws, image)
         return await ask_turn(ws, x, realtime=realtime)
+
+
+async def converse(url: str, questions: list[np.ndarray], *, api_key: str | None = None,
+                   instructions: str | None = None,
+                   on_turn: Any = None) -> list[TurnResult]:
+    """Several spoken turns in ONE session, each at real-time pace, errors kept per turn.
+
+    ``on_turn(index, result)`` is called after each answer (progress, figures).
+    """
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    results: list[TurnResult] = []
+    async with websockets.connect(ws_url(url), additional_headers=headers,
+                                  max_size=None) as ws:
+        await configure(ws, instructions)
+        for index, x in enumerate(questions):
+            results.append(await ask_turn(ws, x, strict=False))
+            if on_turn is not None:
+                on_turn(index, results[-1])
+    return results

@@ -29,11 +29,23 @@ class ScoreSpeech:
 
 @dataclass(frozen=True, slots=True)
 class StartTranscription:
+    """Transcribe ``audio`` and report the result, echoing ``speculation``.
+
+    ``speculation`` is 0 for the transcription of a committed item, else the number of
+    a speculative transcription of the pending turn (see :mod:`.pending`): the core
+    recognises a stale speculative result by its number. A new transcription of the
+    same item replaces the one running.
+    """
+
     item_id: str
     audio: Float32Array  # 16 kHz
     language: str | None = None
     prompt: str | None = None
-    speculative: bool = False
+    speculation: int = 0
+
+    @property
+    def speculative(self) -> bool:
+        return self.speculation != 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +61,16 @@ class DescribeImage:
 
 @dataclass(frozen=True, slots=True)
 class CancelTranscription:
+    """Stop the pending turn's speculative transcription; its result will not count."""
+
+    item_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ForgetItem:
+    """The item left the conversation (deleted, or dropped over the item cap): drop what
+    the runtime keeps for it (transcript and image-description futures)."""
+
     item_id: str
 
 
@@ -89,6 +111,7 @@ Effect = (
     ScoreSpeech
     | StartTranscription
     | CancelTranscription
+    | ForgetItem
     | DescribeImage
     | StartResponse
     | CancelResponse
@@ -108,12 +131,14 @@ class TranscriptionCompleted:
     item_id: str
     transcript: str
     duration_s: float
+    speculation: int = 0  # echoed from StartTranscription
 
 
 @dataclass(frozen=True, slots=True)
 class TranscriptionFailed:
     item_id: str
     message: str
+    speculation: int = 0  # echoed from StartTranscription
 
 
 @dataclass(frozen=True, slots=True)

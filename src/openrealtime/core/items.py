@@ -113,7 +113,11 @@ def decode_input_audio(item: AnyItem) -> Float32Array | None:
 
 
 def retrieve_copy(item: AnyItem, conversation: Conversation, out_fmt: AudioFormat) -> AnyItem:
-    """The item with its audio bytes (``conversation.item.retrieved`` includes audio)."""
+    """The item with its audio bytes (``conversation.item.retrieved`` includes audio).
+
+    Audio the session no longer retains (see :mod:`.limits`) is left out: the item comes
+    back with its transcript only, as the other item events carry it.
+    """
     copy = item.model_copy(deep=True)
     if copy.type != "message" or copy.id is None:
         return copy
@@ -123,7 +127,7 @@ def retrieve_copy(item: AnyItem, conversation: Conversation, out_fmt: AudioForma
         if isinstance(part, InputAudioPart) and user_audio is not None:
             pcm = AudioFormat("pcm16", 24000).encode(resample(user_audio, 16000, 24000))
             part.audio = base64.b64encode(pcm).decode("ascii")
-        elif isinstance(part, OutputAudioPart) and out_audio is not None:
+        elif isinstance(part, OutputAudioPart) and out_audio is not None and out_audio.complete:
             data = out_fmt.encode(out_audio.samples().astype(np.float32) * np.float32(1 / 32768))
             part.audio = base64.b64encode(data).decode("ascii")
     return copy

@@ -60,6 +60,8 @@ class ResponseState:
     metadata: dict[str, str] | None
     insert: InsertFn | None  # None: out-of-band, nothing goes into the conversation
     input_audio_s: float = 0.0
+    max_audio_samples: int | None = None  # the cap on one item's retained samples
+    audio_kept: bool = False  # the conversation holds ``audio`` (in-band only)
     output: list[AnyItem] = field(default_factory=list)
     message: MessageItem | None = None
     message_prev: str | None = None
@@ -111,7 +113,8 @@ class ResponseState:
         self.message_index = len(self.output) - 1
         self.message.content = [part]
         if audio:
-            self.audio = AssistantAudio(sample_rate=self.output_format.sample_rate)
+            self.audio = AssistantAudio(sample_rate=self.output_format.sample_rate,
+                                        max_samples=self.max_audio_samples)
         events.append(ev.ResponseContentPartAdded(
             **self._ref(), part=ev.Part(type="audio", transcript="") if audio
             else ev.Part(type="text", text="")))
@@ -142,8 +145,7 @@ class ResponseState:
     def on_audio(self, samples: Int16Array) -> list[ev.ServerEvent]:
         events = self._ensure_message()
         assert self.audio is not None
-        self.audio.chunks.append(samples)
-        self.audio.num_samples += len(samples)
+        self.audio.append(samples)
         step = self.output_format.sample_rate * MAX_DELTA_MS // 1000
         ref = self._ref()
         fmt = self.output_format

@@ -29,6 +29,8 @@ from .items import (
     decode_input_audio,
     retrieve_copy,
 )
+from .limits import SessionLimits
+from .pending import FINAL, PendingTurn, Speculation, TranscriptionResult
 from .response import ResponseState
 from .turn import (
     EAGERNESS_SILENCE_MS,
@@ -44,6 +46,7 @@ VAD_WINDOW = 512
 MIN_COMMIT_MS = 100
 # Speculative transcription starts after this much pause (see TurnDetector).
 SPECULATION_HOLD_MS = 90
+DEFAULT_LIMITS = SessionLimits()
 Output: TypeAlias = ev.ServerEvent | fx.Effect
 
 
@@ -57,11 +60,14 @@ def ms(samples: int) -> int:
 
 
 class Session:
+    """One realtime session's protocol state; ``limits`` caps what it keeps in memory."""
+
     def __init__(self, config: RealtimeSession, *, beta: bool = False,
-                 input_capacity_s: int = 120) -> None:
+                 input_capacity_s: int = 120, limits: SessionLimits = DEFAULT_LIMITS) -> None:
         self.config = config
         self.beta = beta  # the beta dialect still has session.temperature
-        self.conversation = Conversation()
+        self.limits = limits
+        self.conversation = Conversation(limits)
         self.ring = SampleRing(SAMPLE_RATE * input_capacity_s)
         self.framer = Framer(VAD_WINDOW)
         self.responses: dict[str, ResponseState] = {}
@@ -69,11 +75,10 @@ class Session:
         self.last_response: str | None = None
         self.voice_locked = False
         self.buffer_start = 0  # first sample of the uncommitted input buffer
-        self.pending_item: str | None = None  # item id announced by speech_started
-        self.speech_start = 0
-        self.speculating = False
-        # speculative transcripts that finished before their item was committed
-        self.early: dict[str, fx.TranscriptionCompleted | fx.TranscriptionFailed] = {}
+        self.pending = PendingTurn()  # the turn announced by speech_started
+        # Committed items whose transcript is still coming, and the ``speculation``
+        # number of the one result that counts: one `completed` per item, ever.
+        self.awaiting: dict[str, int] = {}
         # Input sample index at which server VAD's idle_timeout_ms fires (None: off).
         self.idle_deadline: int | None = None
         self._configure_input()
@@ -116,7 +121,7 @@ class Session:
         """Apply one validated client event. Raises ProtocolError, changing nothing."""
         handler = getattr(self, "_on_" + event.type.replace(".", "_"))
         result: list[Output] = handler(event)
-        return result
+        return result + self._forget_dropped()
 
     def _on_session_update(self, e: ce.SessionUpdate) -> list[Output]:
         old = self.config
@@ -151,18 +156,20 @@ class Session:
                 "Error committing input audio buffer: buffer too small. Expected at least "
                 f"{MIN_COMMIT_MS}ms of audio, but buffer only has {available / 16:.2f}ms of audio.",
                 code="input_audio_buffer_commit_empty")
-        item = self.pending_item or new_item_id()
+        # A manual commit takes the whole buffer, not the speculated span: its own
+        # transcription replaces a speculation still running (whose result is then stale).
+        item = self.pending.item_id or new_item_id()
+        self.pending.end()
         if self.turn is not None:
             self.turn.reset(self.framer_position())
-        out = self._commit(item, self.buffer_start, self.ring.end, speculated=False)
-        return out
+        return self._commit(item, self.buffer_start, self.ring.end, None)
 
     def _on_input_audio_buffer_clear(self, e: ce.InputAudioBufferClear) -> list[Output]:
         out: list[Output] = []
-        if self.pending_item and self.speculating:
-            out.append(fx.CancelTranscription(self.pending_item))
+        item_id = self.pending.item_id
+        if self.pending.end() is not None and item_id is not None:
+            out.append(fx.CancelTranscription(item_id))
         self.buffer_start = self.ring.end
-        self.pending_item, self.speculating = None, False
         if self.turn is not None:
             self.turn.reset(self.framer_position())
         out.append(ev.InputAudioBufferCleared())
@@ -179,7 +186,8 @@ class Session:
         out: list[Output] = [ev.ConversationItemAdded(previous_item_id=prev, item=item.model_copy()),
                              ev.ConversationItemDone(previous_item_id=prev, item=item.model_copy())]
         if audio is not None:
-            self.conversation.input_audio[item.id] = audio
+            self.conversation.keep_input_audio(item.id, audio)
+            self.awaiting[item.id] = FINAL
             out.append(fx.StartTranscription(item.id, audio, **self._stt_options()))
         out += [fx.DescribeImage(item.id, index, mime, data, detail)
                 for index, mime, data, detail in images]
@@ -199,6 +207,12 @@ class Session:
         if item is None:
             raise ProtocolError(f"Item with item_id not found: {e.item_id}",
                                 code="item_truncate_invalid_item_id", param="item_id")
+        if (item.type == "message" and item.role == "assistant"
+                and e.item_id in self.conversation.released):
+            raise ProtocolError(
+                "Cannot truncate: the audio of this item is no longer retained (the session "
+                f"keeps the audio of its last {self.limits.output_audio_items} assistant "
+                "items only).", code="invalid_value", param="item_id")
         if item.type != "message" or item.role != "assistant" or audio is None:
             raise ProtocolError("Only assistant messages with audio can be truncated.",
                                 code="invalid_value", param="item_id")
@@ -218,7 +232,8 @@ class Session:
         if not self.conversation.delete(e.item_id):
             raise ProtocolError(f"Item with item_id not found: {e.item_id}",
                                 code="item_delete_invalid_item_id", param="item_id")
-        return [ev.ConversationItemDeleted(item_id=e.item_id)]
+        self.awaiting.pop(e.item_id, None)
+        return [ev.ConversationItemDeleted(item_id=e.item_id), fx.ForgetItem(e.item_id)]
 
     def _on_response_create(self, e: ce.ResponseCreate) -> list[Output]:
         params = e.response or ce.ResponseParams()
@@ -228,6 +243,12 @@ class Session:
                 f"Conversation already has an active response in progress: {self.inband}. "
                 "Wait until the response is finished before creating a new one.",
                 code="conversation_already_has_active_response")
+        cap = self.limits.max_out_of_band_responses
+        if not inband and sum(not s.inband for s in self.responses.values()) >= cap:
+            raise ProtocolError(
+                f"Too many out-of-band responses in progress (the limit is {cap}). Wait "
+                "until one is finished before creating another.",
+                code="too_many_active_responses")
         items = build_context(params.input, self.conversation) if params.input is not None \
             else list(self.conversation.items)
         return self._start_response(params, items, inband)
@@ -259,24 +280,29 @@ class Session:
         tr = self.config.audio.input.transcription
         return {"language": tr.language if tr else None, "prompt": tr.prompt if tr else None}
 
-    def _commit(self, item_id: str, start: int, end: int, *, speculated: bool,
-                transcribe: bool = True) -> list[Output]:
+    def _commit(self, item_id: str, start: int, end: int, speculation: Speculation | None,
+                *, transcribe: bool = True) -> list[Output]:
+        """Commit ``[start, end)`` as a user item; ``speculation``: the pending turn's
+        live speculation, which then stands as the item's transcription."""
         audio = self.ring.read(max(start, self.ring.start), end)
         self.buffer_start = end
-        self.pending_item, self.speculating = None, False
         item = MessageItem(id=item_id, role="user", content=[InputAudioPart()])
-        self.conversation.input_audio[item_id] = audio
         prev = self.conversation.insert(item, None)
+        self.conversation.keep_input_audio(item_id, audio)
         out: list[Output] = [
             ev.InputAudioBufferCommitted(previous_item_id=prev, item_id=item_id),
             ev.ConversationItemAdded(previous_item_id=prev, item=item.model_copy()),
             ev.ConversationItemDone(previous_item_id=prev, item=item.model_copy()),
         ]
-        if transcribe and not speculated:
-            self.early.pop(item_id, None)
+        if not transcribe:
+            return out
+        if speculation is None:
+            self.awaiting[item_id] = FINAL
             out.append(fx.StartTranscription(item_id, audio, **self._stt_options()))
-        elif transcribe and item_id in self.early:
-            out += self._on_transcription(self.early.pop(item_id))
+        elif speculation.result is not None:
+            out += self._publish(speculation.result)
+        else:  # still running: its result will be the item's
+            self.awaiting[item_id] = speculation.number
         return out
 
     def _on_speech(self, probabilities: list[float]) -> list[Output]:
@@ -286,6 +312,7 @@ class Session:
             return out
         prefix = self.config.audio.input.turn_detection
         assert prefix is not None
+        pending = self.pending
         for p in probabilities:
             signal = turn.push(p)
             if signal is None and self.idle_deadline is not None and turn.state == "idle" \
@@ -294,28 +321,26 @@ class Session:
             if isinstance(signal, SpeechBegan):
                 self.idle_deadline = None
                 pad = (prefix.prefix_padding_ms if prefix.type == "server_vad" else 300) * 16
-                self.speech_start = max(signal.onset - pad, self.buffer_start, self.ring.start)
-                self.pending_item = new_item_id()
+                pending.begin(new_item_id(),
+                              max(signal.onset - pad, self.buffer_start, self.ring.start))
                 out.append(ev.InputAudioBufferSpeechStarted(
-                    audio_start_ms=ms(self.speech_start), item_id=self.pending_item))
+                    audio_start_ms=ms(pending.speech_start), item_id=pending.item_id))
                 if prefix.interrupt_response and self.inband is not None:
                     out += self._cancel(self.inband, "turn_detected")
-            elif isinstance(signal, PauseBegan) and self.pending_item:
+            elif isinstance(signal, PauseBegan) and pending.item_id:
                 # Speculative transcription: start STT early in the silence window
                 # instead of after it; cancelled if the speaker goes on.
-                audio = self.ring.read(self.speech_start, signal.at)
-                self.speculating = True
-                out.append(fx.StartTranscription(self.pending_item, audio, speculative=True,
+                audio = self.ring.read(pending.speech_start, signal.at)
+                out.append(fx.StartTranscription(pending.item_id, audio,
+                                                 speculation=pending.speculate(),
                                                  **self._stt_options()))
-            elif isinstance(signal, SpeechResumed) and self.pending_item and self.speculating:
-                self.speculating = False
-                out.append(fx.CancelTranscription(self.pending_item))
-            elif isinstance(signal, SpeechEnded) and self.pending_item:
-                item_id = self.pending_item
+            elif isinstance(signal, SpeechResumed) and pending.item_id and pending.resume():
+                out.append(fx.CancelTranscription(pending.item_id))
+            elif isinstance(signal, SpeechEnded) and pending.item_id:
+                item_id, start = pending.item_id, pending.speech_start
                 out.append(ev.InputAudioBufferSpeechStopped(audio_end_ms=ms(signal.end),
                                                             item_id=item_id))
-                out += self._commit(item_id, self.speech_start, signal.end,
-                                    speculated=self.speculating)
+                out += self._commit(item_id, start, signal.end, pending.end())
                 if prefix.create_response and self.inband is None:
                     out += self._start_response(ce.ResponseParams(),
                                                 list(self.conversation.items), True)
@@ -331,8 +356,7 @@ class Session:
         item_id = new_item_id()
         out: list[Output] = [ev.InputAudioBufferTimeoutTriggered(
             audio_start_ms=ms(self.buffer_start), audio_end_ms=ms(position), item_id=item_id)]
-        out += self._commit(item_id, self.buffer_start, position, speculated=False,
-                            transcribe=False)
+        out += self._commit(item_id, self.buffer_start, position, None, transcribe=False)
         td = self.config.audio.input.turn_detection
         if td is not None and td.create_response and self.inband is None:
             out += self._start_response(ce.ResponseParams(), list(self.conversation.items), True)
@@ -370,8 +394,9 @@ class Session:
             output_format_wire=cfg.audio.output.format.model_dump(),
             max_output_tokens=max_tokens, metadata=params.metadata,
             insert=(lambda it: self.conversation.insert(it, None)) if inband else None,
-            input_audio_s=sum(len(self.conversation.input_audio.get(i.id or "", ()))
+            input_audio_s=sum(self.conversation.input_samples.get(i.id or "", 0)
                               for i in items) / SAMPLE_RATE,
+            max_audio_samples=self.limits.output_item_samples(fmt.sample_rate),
         )
         self.responses[state.id] = state
         self.last_response = state.id
@@ -405,6 +430,10 @@ class Session:
     # ------------------------------------------------------------------ facts
 
     def on_fact(self, fact: fx.Fact) -> list[Output]:
+        """Apply one backend fact; stale facts give nothing."""
+        return self._apply_fact(fact) + self._forget_dropped()
+
+    def _apply_fact(self, fact: fx.Fact) -> list[Output]:
         if isinstance(fact, fx.SpeechScored):
             return self._on_speech(fact.probabilities)
         if isinstance(fact, fx.TranscriptionCompleted | fx.TranscriptionFailed):
@@ -420,17 +449,19 @@ class Session:
             if state.inband:
                 self.voice_locked = True
             events = list(state.on_audio(fact.samples))
-            if state.audio is not None and state.message is not None and state.inband:
-                self.conversation.output_audio[state.message.id or ""] = state.audio
+            self._keep_output_audio(state)
             return events  # type: ignore[return-value]
         if isinstance(fact, fx.ToolCallProduced):
             return list(state.on_tool_call(fact.index, fact.arguments, fact.name, fact.call_id))
         self._end(fact.response_id)
         self._arm_idle_timeout(state)
         if isinstance(fact, fx.ResponseFailed):
-            return list(state.finish("failed", error={"type": "server_error",
-                                                      "code": fact.code,
-                                                      "message": fact.message}))
+            # Besides response.done's status_details, an ``error`` event says which backend
+            # failed and why, so a client that only logs errors sees it too.
+            detail: dict[str, object] = {"type": "server_error", "code": fact.code,
+                                         "message": fact.message}
+            return [ev.error_event({**detail, "param": None, "event_id": None}),
+                    *state.finish("failed", error=detail)]
         status: Literal["completed", "incomplete"] = (
             "incomplete" if fact.reason == "length" else "completed")
         return list(state.finish(
@@ -438,13 +469,26 @@ class Session:
             input_text_tokens=fact.input_text_tokens, output_text_tokens=fact.output_text_tokens,
             cached_tokens=fact.cached_tokens))
 
-    def _on_transcription(
-        self, fact: fx.TranscriptionCompleted | fx.TranscriptionFailed
-    ) -> list[Output]:
+    def _keep_output_audio(self, state: ResponseState) -> None:
+        """Register an in-band message's audio with the conversation, once."""
+        msg = state.message
+        if state.audio_kept or not state.inband or state.audio is None or msg is None:
+            return
+        state.audio_kept = True
+        if msg.id is not None and msg.id in self.conversation:  # not deleted meanwhile
+            self.conversation.keep_output_audio(msg.id, state.audio)
+
+    def _on_transcription(self, fact: TranscriptionResult) -> list[Output]:
+        if self.pending.offer(fact):
+            return []  # finished before the commit: published at the commit
+        if self.awaiting.get(fact.item_id) != fact.speculation:
+            return []  # stale (speech resumed, cleared, superseded) or already published
+        del self.awaiting[fact.item_id]
+        return self._publish(fact)
+
+    def _publish(self, fact: TranscriptionResult) -> list[Output]:
+        """The one transcription result of a committed item, as wire events."""
         item = self.conversation.get(fact.item_id)
-        if item is None and fact.item_id == self.pending_item:
-            self.early[fact.item_id] = fact
-            return []
         if item is None or self.config.audio.input.transcription is None:
             return []
         if isinstance(fact, fx.TranscriptionFailed):
@@ -460,3 +504,9 @@ class Session:
                 usage=ev.TranscriptionUsage(seconds=round(fact.duration_s, 3))),
         ]
 
+    def _forget_dropped(self) -> list[Output]:
+        """Items dropped over the item cap: tell the runtime, stop waiting for them."""
+        dropped, self.conversation.forgotten = self.conversation.forgotten, []
+        for item_id in dropped:
+            self.awaiting.pop(item_id, None)
+        return [fx.ForgetItem(item_id) for item_id in dropped]

@@ -6,6 +6,11 @@ Layout of ``<record_dir>/<session id>.jsonl``::
     ...each server event, the JSON text exactly as sent...
     {"type":"recording.stopped","duration_s":...,"cpu_s":...,"events":...}
 
+A file is capped (``max_bytes``, ``Settings.max_recording_bytes``): the event that would
+pass the cap and every later one are dropped, after one line
+``{"type":"recording.truncated","max_bytes":...,"events":<events recorded>}``; the
+closing line is still written, and the whole file stays within the cap.
+
 Audio deltas are the exception to "exactly as sent": by default their base64 ``delta``
 is replaced by ``delta_bytes`` (the decoded size), because audio is most of a session's
 bytes and none of its cost. :func:`read_recording` turns a file back into the figures
@@ -25,6 +30,10 @@ from pathlib import Path
 from typing import Any
 
 STARTED, STOPPED = "recording.started", "recording.stopped"
+TRUNCATED = "recording.truncated"
+MAX_BYTES = 20 * 1024 * 1024  # a session's file, unless the server says otherwise
+# Kept free under the cap for the truncation and closing lines (under 200 bytes each).
+RESERVE_BYTES = 1024
 # GA and beta names of the events that carry base64 audio in ``delta``.
 AUDIO_DELTAS = frozenset({"response.output_audio.delta", "response.audio.delta"})
 FLUSH_BYTES = 256 * 1024  # hand lines to the writer thread in chunks about this big
@@ -45,10 +54,13 @@ class SessionRecorder:
     """
 
     def __init__(self, path: Path, *, model: str, session_id: str,
-                 keep_audio: bool = False) -> None:
+                 keep_audio: bool = False, max_bytes: int = MAX_BYTES) -> None:
         self.path = path
         self.keep_audio = keep_audio
+        self.max_bytes = max_bytes
         self.events = 0
+        self.truncated = False
+        self._bytes = 0  # of every line so far, written or buffered
         self._lines: list[str] = []
         self._size = 0
         self._mode = "w"  # the first chunk creates the file, later ones append
@@ -72,9 +84,16 @@ class SessionRecorder:
     def record(self, text: str) -> None:
         """Add one sent server event (its JSON text)."""
         self.events += 1
+        if self.truncated:
+            return
         # Cheap pre-check: only frames that look like audio deltas are parsed.
         if not self.keep_audio and '"delta"' in text and 'audio.delta"' in text:
             text = _without_audio(text)
+        if self._bytes + _size(text) > self.max_bytes - RESERVE_BYTES:
+            self.truncated = True
+            self._add({"type": TRUNCATED, "max_bytes": self.max_bytes,
+                       "events": self.events - 1})
+            return
         self._append(text)
 
     async def close(self) -> None:
@@ -96,6 +115,7 @@ class SessionRecorder:
     def _append(self, line: str) -> None:
         self._lines.append(line)
         self._size += len(line) + 1
+        self._bytes += _size(line)
         if self._size >= FLUSH_BYTES:
             self._flush()
 
@@ -112,6 +132,11 @@ def _write(path: Path, chunk: str, mode: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open(mode, encoding="utf-8") as file:
         file.write(chunk)
+
+
+def _size(line: str) -> int:
+    """Bytes of ``line`` and its newline in the file (``isascii`` is O(1))."""
+    return (len(line) if line.isascii() else len(line.encode("utf-8"))) + 1
 
 
 def _without_audio(text: str) -> str:
@@ -137,6 +162,7 @@ class Recording:
     duration_s: float | None = None
     cpu_s: float | None = None
     events: int = 0
+    truncated: bool = False  # the server's cap cut it short: usage is a lower bound
 
 
 def read_recording(path: Path) -> Recording:
@@ -169,6 +195,8 @@ def _take(recording: Recording, event: dict[str, Any]) -> None:
     kind = event["type"]
     if kind == STARTED:
         recording.model = event.get("model")
+    elif kind == TRUNCATED:
+        recording.truncated = True
     elif kind == STOPPED:
         recording.duration_s = _float(event.get("duration_s"))
         recording.cpu_s = _float(event.get("cpu_s"))

@@ -8,14 +8,14 @@ the frame was JSON, so every error names the offending event.
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from .errors import ProtocolError, quote_list
+from .frame import check_frame, decode_frame
 from .items import InputItem, Item
-from .session import AudioOutput, FunctionTool, MaxTokens, ToolChoice
+from .session import AudioOutput, FunctionTool, Instructions, MaxTokens, ToolChoice
 from .validation import to_protocol_error
 
 EventId = Annotated[str, Field(max_length=512)]
@@ -79,7 +79,7 @@ class ResponseParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     conversation: Literal["auto", "none"] | str = "auto"
     output_modalities: list[Literal["audio", "text"]] | None = None
-    instructions: str | None = None
+    instructions: Instructions | None = None  # capped like session.instructions
     audio: ResponseAudioParams | None = None
     tools: list[FunctionTool] | None = None
     tool_choice: ToolChoice | None = None
@@ -144,17 +144,9 @@ _ADAPTER: TypeAdapter[Any] = TypeAdapter(ClientEvent)
 
 
 def parse_json(text: str) -> dict[str, Any]:
-    """Decode one text frame into a JSON object, or raise the reference's error."""
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise ProtocolError(
-            f"Invalid event: failed to parse JSON value. {exc}", code="invalid_json"
-        ) from None
-    if not isinstance(data, dict):
-        raise ProtocolError(
-            "Invalid event: expected a JSON object.", code="invalid_json"
-        )
+    """Decode and check one text frame (see :mod:`.frame`), or raise the reference's error."""
+    data = decode_frame(text)
+    check_frame(data)
     return data
 
 

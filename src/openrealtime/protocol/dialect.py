@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .errors import ProtocolError, quote_list
+from .errors import ProtocolError, invalid_type, quote_list
 from .server_events import ServerEvent
 
 BETA_FORMATS: dict[str, dict[str, Any]] = {"pcm16": {"type": "audio/pcm", "rate": 24000},
@@ -35,6 +35,19 @@ _BETA_EVENT_NAMES = {
 }
 _BETA_CONTENT = {"output_text": "text", "output_audio": "audio"}
 _GA_CONTENT = {"text": "output_text", "audio": "output_audio"}
+# GA field paths (what validation reports) → the beta wire paths they came from.
+_BETA_PARAMS = [
+    ("session.audio.input.format", "session.input_audio_format"),
+    ("session.audio.input.transcription", "session.input_audio_transcription"),
+    ("session.audio.input.noise_reduction", "session.input_audio_noise_reduction"),
+    ("session.audio.input.turn_detection", "session.turn_detection"),
+    ("session.audio.output.format", "session.output_audio_format"),
+    ("session.audio.output.voice", "session.voice"),
+    ("session.audio.output.speed", "session.speed"),
+    ("session.max_output_tokens", "session.max_response_output_tokens"),
+    ("response.audio.output.format", "response.output_audio_format"),
+    ("response.audio.output.voice", "response.voice"),
+]
 # Early-preview response.create fields that rtclient may still send: ignored.
 _LEGACY_RESPONSE_FIELDS = {"commit", "cancel_previous", "append_input_items", "input_items"}
 
@@ -48,7 +61,9 @@ def _modalities_to_ga(modalities: Any, param: str) -> list[str]:
     if not isinstance(modalities, list) or not modalities:
         raise ProtocolError(f"Invalid type for '{param}': expected a non-empty array.",
                             code="invalid_type", param=param)
-    for m in modalities:
+    for i, m in enumerate(modalities):
+        if not isinstance(m, str):
+            raise invalid_type(f"{param}[{i}]", "a string", m)
         if m not in ("audio", "text"):
             raise ProtocolError(
                 f"Invalid value: '{m}'. Supported values are: {quote_list(['text', 'audio'])}.",
@@ -57,6 +72,9 @@ def _modalities_to_ga(modalities: Any, param: str) -> list[str]:
 
 
 def _format_to_ga(value: Any, param: str) -> dict[str, Any]:
+    # Checked first: a list or object is unhashable, so ``in`` would raise TypeError.
+    if not isinstance(value, str):
+        raise invalid_type(param, "a string", value)
     if value not in BETA_FORMATS:
         raise ProtocolError(
             f"Invalid value: '{value}'. Supported values are: {quote_list(list(BETA_FORMATS))}.",
@@ -200,6 +218,9 @@ class GaCodec:
     def encode(self, event: ServerEvent, temperature: float) -> list[str]:
         return [event.model_dump_json()]
 
+    def wire_error(self, exc: ProtocolError) -> ProtocolError:
+        return exc
+
 
 class BetaCodec:
     beta = True
@@ -211,6 +232,16 @@ class BetaCodec:
                 "Transcription sessions are not supported by this server.",
                 code="invalid_value", param="type")
         return beta_event_to_ga(data)
+
+    def wire_error(self, exc: ProtocolError) -> ProtocolError:
+        """``exc`` with its GA ``param`` path renamed to the beta field the client sent."""
+        param = exc.param
+        for ga, beta in _BETA_PARAMS:
+            if param is not None and (param == ga or param.startswith((ga + ".", ga + "["))):
+                exc.param = beta + param[len(ga):]
+                exc.message = exc.message.replace(f"'{param}'", f"'{exc.param}'")
+                break
+        return exc
 
     def encode(self, event: ServerEvent, temperature: float) -> list[str]:
         kind = event.type

@@ -56,3 +56,43 @@ def invalid_value(value: object, supported: list[str], param: str) -> ProtocolEr
         code="invalid_value",
         param=param,
     )
+
+
+def safe_text(text: str, max_chars: int = 4096) -> str:
+    """``text`` made always encodable: lone surrogates escaped (``\\ud800``), capped.
+
+    Error messages and params echo client input; an ``error`` event must never fail to
+    encode, or the session loses its only way to say what went wrong.
+    """
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    if len(text) > max_chars:
+        text = text[: max_chars - 3] + "..."
+    return text
+
+
+def json_type(value: object) -> str:
+    """The JSON type of a decoded value, the way error messages name it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    return "an object"
+
+
+def invalid_type(param: str, expected: str, value: object) -> ProtocolError:
+    """``Invalid type for 'param': expected <expected>, but got <type> instead.``"""
+    return ProtocolError(
+        f"Invalid type for '{param}': expected {expected}, but got {json_type(value)} instead.",
+        code="invalid_type",
+        param=param,
+    )

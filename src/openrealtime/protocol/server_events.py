@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from .errors import safe_text
 from .ids import event_id
 from .items import AnyItem
 from .session import RealtimeSession
@@ -22,11 +23,24 @@ class ServerEvent(BaseModel):
 
 
 class ErrorDetail(BaseModel):
+    """An error's details. Always encodable: every string is made safe on the way in.
+
+    Messages and params echo client input (a lone surrogate, a megabyte of text) and
+    ``event_id`` is the client's own; none of them may stop the error from being sent.
+    """
+
     type: str
     code: str | None = None
     message: str
     param: str | None = None
     event_id: str | None = None
+
+    @field_validator("type", "code", "message", "param", "event_id")
+    @classmethod
+    def _safe(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        return safe_text(value, 4096 if info.field_name == "message" else 512)
 
 
 class Error(ServerEvent):

@@ -24,6 +24,12 @@ DEFAULT_INSTRUCTIONS = (
     "sentences, in plain spoken language."
 )
 SESSION_TTL_S = 3600
+# Cap on ``session.instructions`` and ``response.instructions``, in characters. The
+# hosted service's own limit is not published; 64 Ki characters (about 16k tokens) holds
+# the longest real agent prompts we know of and more than a local model's context, while
+# a client can no longer make every response re-read megabytes of system prompt.
+MAX_INSTRUCTIONS_CHARS = 64 * 1024
+Instructions = Annotated[str, Field(max_length=MAX_INSTRUCTIONS_CHARS)]
 
 
 class _Strict(BaseModel):
@@ -125,7 +131,7 @@ class RealtimeSession(_Strict):
     model: str = "gpt-realtime"
     expires_at: int = Field(default_factory=lambda: int(time.time()) + SESSION_TTL_S)
     output_modalities: list[Literal["audio", "text"]] = Field(default_factory=_audio_only)
-    instructions: str = DEFAULT_INSTRUCTIONS
+    instructions: Instructions = DEFAULT_INSTRUCTIONS
     audio: SessionAudio = Field(default_factory=SessionAudio)
     tools: list[FunctionTool] = Field(default_factory=list)
     tool_choice: ToolChoice = "auto"

@@ -28,7 +28,9 @@ def _path(prefix: str, loc: tuple[int | str, ...], data: Any) -> str:
 
 
 def _expected_values(err: Any) -> list[str]:
-    expected = (err.get("ctx") or {}).get("expected", "")
+    ctx = err.get("ctx") or {}
+    # literal_error puts the choices in "expected"; union_tag_invalid in "expected_tags".
+    expected = ctx.get("expected", ctx.get("expected_tags", ""))
     return [v.strip().strip("'") for v in str(expected).replace(" or ", ",").split(",") if v.strip()]
 
 

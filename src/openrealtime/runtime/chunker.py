@@ -4,64 +4,94 @@ The first clause is cut as early as it can still sound natural (a couple of word
 to the first punctuation mark, or a handful of words): it sets the time to first
 audio. Later clauses are cut at sentence ends or long-clause commas, which keeps
 Piper's prosody natural while the next clause synthesizes behind the current one.
+
+Clauses are the model's own text (only the whitespace around them is dropped): they
+become the transcript's clauses, and :mod:`.speakable` turns each into what TTS says.
+A clause is also bounded in characters, so a model that never writes a space or a
+punctuation mark (one giant "word") is still cut, and the work per token stays bounded.
 """
 
 from __future__ import annotations
 
 import re
+from itertools import islice
 
 _SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*\s")
 _CLAUSE_END = re.compile(r"[,;:—–]\s")  # noqa: RUF001
-# Markdown and symbols a voice should not read out.
-_UNSPOKEN = re.compile(r"[*_#`~>|]+|\[(.*?)\]\(.*?\)")
+_WORD = re.compile(r"\S+")
 
 FIRST_MIN_WORDS = 2
 FIRST_MAX_WORDS = 5
 LATER_MIN_WORDS = 5
 LATER_MAX_WORDS = 28
-
-
-def speakable(text: str) -> str:
-    text = _UNSPOKEN.sub(lambda m: m.group(1) or " ", text)
-    return " ".join(text.split())
+#: Longest first clause in characters (five words are far shorter; this cuts giant tokens).
+FIRST_MAX_CHARS = 80
+#: Longest later clause in characters (28 words of ordinary text are about 170).
+LATER_MAX_CHARS = 320
 
 
 class ClauseChunker:
+    """Push LLM text deltas in, get whole clauses out; :meth:`flush` at the end."""
+
     def __init__(self) -> None:
         self._buffer = ""
         self._emitted = 0
 
     def push(self, delta: str) -> list[str]:
+        """Clauses completed by ``delta`` (often none)."""
         self._buffer += delta
         out: list[str] = []
-        while True:
-            cut = self._find_cut()
-            if cut is None:
-                return out
-            clause = speakable(self._buffer[:cut])
-            self._buffer = self._buffer[cut:]
+        start = 0
+        while (cut := self._find_cut(start)) is not None:
+            clause = self._buffer[start:cut].strip()
+            start = cut
             if clause:
                 out.append(clause)
                 self._emitted += 1
+        # slice once per push: cutting a huge delta stays linear
+        self._buffer = self._buffer[start:]
+        return out
 
     def flush(self) -> list[str]:
-        clause = speakable(self._buffer)
+        """The rest of the text, as one last clause (or none)."""
+        clause = self._buffer.strip()
         self._buffer = ""
         return [clause] if clause else []
 
-    def _find_cut(self) -> int | None:
+    def _find_cut(self, start: int) -> int | None:
         first = self._emitted == 0
         min_words = FIRST_MIN_WORDS if first else LATER_MIN_WORDS
         max_words = FIRST_MAX_WORDS if first else LATER_MAX_WORDS
+        max_chars = FIRST_MAX_CHARS if first else LATER_MAX_CHARS
         buf = self._buffer
-        for match in _SENTENCE_END.finditer(buf):
-            if len(buf[: match.end()].split()) >= (1 if first else 2):
+        forced, scope = self._limits(start, max_words, max_chars)
+        for match in _SENTENCE_END.finditer(buf, start, scope):
+            if len(buf[start: match.end()].split()) >= (1 if first else 2):
                 return match.end()
-        for match in _CLAUSE_END.finditer(buf):
-            if len(buf[: match.end()].split()) >= min_words:
+        for match in _CLAUSE_END.finditer(buf, start, scope):
+            if len(buf[start: match.end()].split()) >= min_words:
                 return match.end()
-        if len(buf.split()) > max_words:
-            # cut before the last word: it may still be growing token by token
-            cut = buf.rstrip().rfind(" ")
-            return cut if cut > 0 else None
-        return None
+        return forced
+
+    def _limits(self, start: int, max_words: int, max_chars: int) -> tuple[int | None, int]:
+        """(where the caps force a cut or None, how far to look for a natural cut).
+
+        A natural cut may end with the word just past the word cap (as when tokens
+        arrive one by one); the forced cut is before that word, which may still be
+        growing, or at ``max_chars`` inside a word that has no end in sight.
+        """
+        buf = self._buffer
+        limit = start + max_chars
+        words = list(islice(_WORD.finditer(buf, start, limit + 1), max_words + 2))
+        forced: int | None = None
+        scope = len(buf)
+        if len(words) > max_words:
+            forced = words[max_words].start()
+            scope = words[max_words + 1].start() if len(words) > max_words + 1 else len(buf)
+        if len(buf) > limit and (forced is None or forced > limit):
+            # the last word that starts within the cap, unless it is the first word
+            inside = [w.start() for w in words if start < w.start() <= limit
+                      and w.start() > words[0].start()]
+            forced = inside[-1] if inside else limit
+            scope = min(scope, limit)
+        return forced, scope

@@ -16,20 +16,32 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..backends.base import BackendError, Backends
-from ..core import Session
+from ..core import Session, SessionLimits
 from ..core import effects as fx
 from ..protocol import server_events as ev
-from ..protocol.client_events import event_id_of, parse_json, validate_event
+from ..protocol.client_events import event_id_of, validate_event
 from ..protocol.dialect import BetaCodec, GaCodec
 from ..protocol.errors import ProtocolError
+from ..protocol.frame import check_frame, decode_frame
 from ..protocol.session import RealtimeSession
+from .bucket import TokenBucket
 from .context import image_key
 from .outbox import Outbox
 from .pipeline import Timing, run_response
 
 log = logging.getLogger(__name__)
 
-MAX_FRAME_BYTES = 16 * 1024 * 1024  # append payloads may be up to 15 MiB
+# One client message: an append may carry 15 MiB of audio, 20 MiB of base64, plus JSON.
+# uvicorn refuses longer frames from their header (Settings.max_frame_bytes).
+MAX_FRAME_BYTES = 21 * 1024 * 1024
+# Client events per second per session, and how many seconds of them may come at once.
+# Audio appends count: 20 ms frames are 50/s, and a browser sending each AudioWorklet
+# block (128 samples at 48 kHz) unbuffered sends 375/s. A burst of 2 s absorbs the flush
+# after a network stall (20 s of 20 ms frames). What the cap stops is a client making
+# the server validate thousands of events a second on one session's behalf.
+MAX_EVENTS_PER_S = 500.0
+EVENT_BURST_S = 2.0
+SERVER_ERROR = "The server had an error while processing your request. Sorry about that!"
 Receive = Callable[[], Awaitable[str | bytes | None]]  # None: the client went away
 Send = Callable[[str], Awaitable[None]]
 Observer = Callable[[str, dict[str, Any]], None]
@@ -39,12 +51,24 @@ class _Closed(Exception):
     pass
 
 
+def _peek(frame: str | bytes) -> dict[str, Any] | None:
+    """The frame's JSON object if it has one, else None; never raises ProtocolError."""
+    if isinstance(frame, bytes) or len(frame) > MAX_FRAME_BYTES:
+        return None
+    try:
+        return decode_frame(frame)
+    except ProtocolError:
+        return None
+
+
 class SessionDriver:
     def __init__(self, backends: Backends, config: RealtimeSession, *, beta: bool = False,
-                 observer: Observer | None = None, max_session_s: float = 3600.0) -> None:
+                 observer: Observer | None = None, max_session_s: float = 3600.0,
+                 max_events_per_s: float = MAX_EVENTS_PER_S,
+                 limits: SessionLimits | None = None) -> None:
         self.backends = backends
         self.codec = BetaCodec() if beta else GaCodec()
-        self.core = Session(config, beta=beta)
+        self.core = Session(config, beta=beta, limits=limits or SessionLimits())
         self.vad = backends.vad.stream()
         self.outbox = Outbox()
         self.transcripts: dict[str, asyncio.Future[str]] = {}
@@ -55,6 +79,8 @@ class SessionDriver:
         self._close: tuple[int, str] | None = None
         self.observer = observer  # sees (event type, details) for metrics and benchmarks
         self.max_session_s = max_session_s
+        self._events = TokenBucket(max_events_per_s, max(1.0, max_events_per_s * EVENT_BURST_S))
+        self._vad_down = False  # the VAD worker failed and has not answered since
 
     # ------------------------------------------------------------------ running
 
@@ -70,14 +96,48 @@ class SessionDriver:
                 raise _Closed
         except* _Closed:
             pass
+        finally:
+            close = getattr(self.vad, "aclose", None)
+            if close is not None:
+                await asyncio.shield(close())
         return self._close
+
+    async def _score(self, windows: list[Any]) -> list[float]:
+        """VAD probabilities: one round trip to a VAD worker, or inline in-process.
+
+        If the VAD worker is down (it restarts within about a second), the audio counts
+        as silence instead of failing the session.
+        """
+        score = getattr(self.vad, "score", None)
+        if score is None:
+            return [self.vad.probability(w) for w in windows]
+        try:
+            result: list[float] = await score(windows)
+        except BackendError as exc:
+            if not self._vad_down:
+                log.warning("VAD unavailable, treating input as silence: %s", exc.message)
+            self._vad_down = True
+            return [0.0] * len(windows)
+        self._vad_down = False
+        return result
 
     async def _read(self, receive: Receive) -> None:
         while self._close is None:
-            frame = await receive()
+            try:
+                frame = await receive()
+            except Exception:  # a broken connection reads like a client that went away
+                log.debug("receive failed; ending the session", exc_info=True)
+                return
             if frame is None:
                 return
-            await self.handle_frame(frame)
+            await self.handle_frame(frame)  # never raises, except CancelledError
+            if self.outbox.overflowed:
+                # The client sends but does not read: its events pile up unread. Close
+                # rather than hold them all (audio deltas are bounded separately).
+                log.warning("session %s: client not reading events; closing", self.core.config.id)
+                self._close = (1008, "too many unread server events: the client is not "
+                               "reading")
+                return
         await self._drain()
 
     async def _expire(self) -> None:
@@ -98,20 +158,40 @@ class SessionDriver:
             await asyncio.sleep(0.01)
 
     async def _write(self, send: Send) -> None:
-        codec, temperature = self.codec, self.core
         while True:
             event = await self.outbox.get()
-            for text in codec.encode(event, temperature.config.temperature):
+            for text in self._encode(event):
                 try:
                     await send(text)
                 except Exception:  # the socket is gone: end the session
                     raise _Closed from None
 
+    def _encode(self, event: ev.ServerEvent) -> list[str]:
+        """The frames of ``event``; an ``error`` in its place if it cannot be encoded."""
+        temperature = self.core.config.temperature
+        try:
+            return self.codec.encode(event, temperature)
+        except Exception:
+            log.exception("could not encode a %s event", event.type)
+        error = ev.error_event({"type": "server_error", "code": None, "param": None,
+                                "event_id": None, "message": f"{SERVER_ERROR} The server "
+                                f"could not send a '{event.type}' event."})
+        try:
+            return self.codec.encode(error, temperature)
+        except Exception:  # ErrorDetail makes every string safe: this is not expected
+            log.exception("could not encode an error event")
+            return []
+
     # ------------------------------------------------------------------- input
 
     async def handle_frame(self, frame: str | bytes) -> None:
+        """Handle one client frame. Nothing it does can end the session: a rejected or
+        failing event becomes one ``error`` event naming its ``event_id``."""
         data: dict[str, Any] | None = None
         try:
+            if not self._events.take():
+                data = _peek(frame)  # only to name the event_id in the error
+                raise self._rate_limited()
             if isinstance(frame, bytes):
                 raise ProtocolError(
                     "Expected a text WebSocket message; binary frames are not supported.",
@@ -120,13 +200,27 @@ class SessionDriver:
                 raise ProtocolError(
                     f"Message too large: {len(frame)} bytes; the maximum is "
                     f"{MAX_FRAME_BYTES} bytes.", code="invalid_event")
-            data = parse_json(frame)
+            data = decode_frame(frame)
+            check_frame(data)
             event = validate_event(self.codec.decode(data), self.codec.supported_types)
             outputs = self.core.handle(event)
+            await self.execute(outputs)
         except ProtocolError as exc:
-            self.outbox.put_nowait(ev.error_event(exc.to_error(event_id_of(data or {}))))
-            return
-        await self.execute(outputs)
+            error = self.codec.wire_error(exc).to_error(event_id_of(data or {}))
+            self.outbox.put_nowait(ev.error_event(error))
+        except Exception:  # a bug, not the client's mistake: say so and go on
+            log.exception("unexpected error handling a %r event",
+                          str((data or {}).get("type"))[:64])
+            self.outbox.put_nowait(ev.error_event({
+                "type": "server_error", "code": None, "message": SERVER_ERROR, "param": None,
+                "event_id": event_id_of(data or {})}))
+
+    def _rate_limited(self) -> ProtocolError:
+        bucket = self._events
+        return ProtocolError(
+            f"Rate limit exceeded: this session accepts {bucket.rate_per_s:g} events per "
+            f"second (bursts of {bucket.burst:g}). The event was dropped.",
+            code="rate_limit_exceeded")
 
     # ----------------------------------------------------------------- effects
 
@@ -138,8 +232,14 @@ class SessionDriver:
                 self.outbox.put_nowait(out)
                 if self.observer is not None:
                     self.observer(out.type, {"event": out})
+                if isinstance(out, ev.InputAudioTranscriptionCompleted
+                              | ev.InputAudioTranscriptionFailed):
+                    # The item's one result: the core wrote the transcript into the item,
+                    # where the context reads it (a failure reads as no text either way);
+                    # a response already waiting holds the future itself.
+                    self.transcripts.pop(out.item_id, None)
             elif isinstance(out, fx.ScoreSpeech):
-                probabilities = [self.vad.probability(w) for w in out.windows]
+                probabilities = await self._score(out.windows)
                 await self.execute(self.core.on_fact(fx.SpeechScored(probabilities)))
             elif isinstance(out, fx.DescribeImage):
                 self._describe_image(out)
@@ -149,6 +249,10 @@ class SessionDriver:
                 task = self._stt_tasks.pop(out.item_id, None)
                 if task is not None:
                     task.cancel()
+                # a pending turn's item: no response context waits on it yet
+                self.transcripts.pop(out.item_id, None)
+            elif isinstance(out, fx.ForgetItem):
+                self._forget(out.item_id)
             elif isinstance(out, fx.StartResponse):
                 self._start_response(out)
             elif isinstance(out, fx.CancelResponse):
@@ -185,7 +289,8 @@ class SessionDriver:
         except BackendError as exc:
             if not future.done():
                 future.set_result("")
-            await self.feed(fx.TranscriptionFailed(effect.item_id, exc.message))
+            await self.feed(fx.TranscriptionFailed(effect.item_id, exc.message,
+                                                   effect.speculation))
             return
         finally:
             if self._stt_tasks.get(effect.item_id) is asyncio.current_task():
@@ -196,7 +301,15 @@ class SessionDriver:
         if not future.done():
             future.set_result(result.text)
         await self.feed(fx.TranscriptionCompleted(effect.item_id, result.text,
-                                                  len(effect.audio) / 16000))
+                                                  len(effect.audio) / 16000, effect.speculation))
+
+    def _forget(self, item_id: str) -> None:
+        """The item left the conversation: drop its transcript and image futures. A
+        transcription still running is left to finish (a response may await it)."""
+        self.transcripts.pop(item_id, None)
+        images = image_key(item_id, 0).removesuffix("0")  # the keys' common prefix
+        for key in [k for k in self.transcripts if k.startswith(images)]:
+            del self.transcripts[key]
 
     def _describe_image(self, effect: fx.DescribeImage) -> None:
         future = asyncio.get_running_loop().create_future()
@@ -232,3 +345,4 @@ class SessionDriver:
             self._responses.pop(effect.response_id, None)
             if self.observer is not None:
                 self.observer("timing", {"response_id": effect.response_id, "timing": timing})
+            self.timings.pop(effect.response_id, None)  # the observer has seen it

@@ -1,8 +1,10 @@
 """The bounded, purgeable queue of server events waiting for the socket.
 
-Only audio deltas count against the bound (in milliseconds of audio): a slow client
-slows the TTS producer instead of growing memory, while control events are queued at
-once and never wait. On barge-in the cancelled response's queued deltas are purged,
+Audio deltas count against one bound (in deltas, i.e. milliseconds of audio): a slow
+client slows the TTS producer instead of growing memory. Control events are queued at
+once and never wait, but they have a bound too, far above what a reading client ever
+has queued: past it the outbox drops them and says it ``overflowed`` (the driver then
+closes the session), so a client that sends and never reads cannot grow the server. On barge-in the cancelled response's queued deltas are purged,
 so no audio of it reaches the client after ``speech_started``.
 """
 
@@ -15,10 +17,12 @@ from ..protocol.server_events import ResponseOutputAudioDelta, ServerEvent
 
 
 class Outbox:
-    def __init__(self, max_audio_deltas: int = 64) -> None:
+    def __init__(self, max_audio_deltas: int = 64, max_events: int = 4096) -> None:
         self._queue: deque[ServerEvent] = deque()
         self._audio = 0
         self._max_audio = max_audio_deltas
+        self._max_events = max_events
+        self.overflowed = False
         self._ready = asyncio.Event()
         self._space = asyncio.Event()
         self._space.set()
@@ -27,11 +31,14 @@ class Outbox:
         return len(self._queue)
 
     def put_nowait(self, event: ServerEvent) -> None:
-        self._queue.append(event)
         if isinstance(event, ResponseOutputAudioDelta):
             self._audio += 1
             if self._audio >= self._max_audio:
                 self._space.clear()
+        elif len(self._queue) - self._audio >= self._max_events:
+            self.overflowed = True
+            return
+        self._queue.append(event)
         self._ready.set()
 
     async def wait_for_space(self) -> None:

@@ -31,6 +31,7 @@ from ..backends.base import (
 from ..core import effects as fx
 from .chunker import ClauseChunker
 from .context import build_messages, fit_window
+from .speakable import SpeechText
 
 log = logging.getLogger(__name__)
 Feed = Callable[[fx.Fact], Awaitable[None]]
@@ -159,20 +160,22 @@ async def _speak(response_id: str, plan: fx.ResponsePlan, request: LLMRequest, l
             first_audio.set()
 
     async def _say(resampler: StreamResampler) -> None:
+        speech = SpeechText()  # TTS says safe pieces; the transcript keeps the clause
         while (clause := await clauses.get()) is not _DONE:
             assert isinstance(clause, str)
             if timing.first_clause is None:
                 timing.first_clause = time.perf_counter()
             await feed(fx.ClauseStarted(response_id, clause))
-            async with aclosing(tts.synthesize(clause, voice=plan.voice,
-                                               speed=plan.speed)) as audio:
-                async for chunk in audio:
-                    out = resampler.process(chunk.astype(np.float32) / 32768.0)
-                    if len(out):
-                        if timing.first_audio is None:
-                            timing.first_audio = time.perf_counter()
-                        await feed(fx.AudioProduced(response_id, float32_to_pcm16(out)))
-                        first_audio.set()
+            for piece in speech.pieces(clause):
+                async with aclosing(tts.synthesize(piece, voice=plan.voice,
+                                                   speed=plan.speed)) as audio:
+                    async for chunk in audio:
+                        out = resampler.process(chunk.astype(np.float32) / 32768.0)
+                        if len(out):
+                            if timing.first_audio is None:
+                                timing.first_audio = time.perf_counter()
+                            await feed(fx.AudioProduced(response_id, float32_to_pcm16(out)))
+                            first_audio.set()
             first_audio.set()  # even a clause that gave no audio must not stall the LLM
         tail = resampler.process(np.zeros(0, dtype=np.float32), last=True)
         if len(tail):

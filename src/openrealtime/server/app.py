@@ -27,7 +27,8 @@ from ..protocol.ids import event_id
 from ..protocol.session import RealtimeSession
 from ..runtime.driver import Observer, SessionDriver
 from . import secrets as sec
-from .auth import auth_error, presented_key, rest_key, secret_error
+from .auth import auth_error, presented_key, query_key_error, rest_key, secret_error
+from .guard import BodyTooLarge, Guard, Refusal, read_body
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,13 +41,22 @@ def default_loader(settings: Settings) -> Backends:
         from ..backends.fake import fake_backends
 
         return fake_backends()
-    from ..backends.stack import load_local_backends
+    from ..backends.stack import WorkerOptions, load_local_backends
 
+    workers = WorkerOptions(stall_s=settings.worker_stall_s,
+                            max_rss_mb=settings.worker_max_rss_mb,
+                            ready_wait_s=settings.worker_ready_wait_s)
+    timeouts = {"connect_timeout_s": settings.llm_connect_timeout_s,
+                "first_token_timeout_s": settings.llm_first_token_timeout_s,
+                "idle_timeout_s": settings.llm_idle_timeout_s,
+                "total_timeout_s": settings.llm_total_timeout_s}
     return load_local_backends(llm_url=settings.llm_url, llm_model=settings.llm_model,
                                llm_api_key=settings.llm_api_key, n_threads=settings.threads,
                                stt_short_window=settings.stt_short_window,
                                vlm_url=settings.vlm_url, vlm_model=settings.vlm_model,
-                               vlm_api_key=settings.vlm_api_key)
+                               vlm_api_key=settings.vlm_api_key,
+                               isolate=settings.isolate_models, workers=workers,
+                               llm_timeouts=timeouts)
 
 
 class RealtimeServer:
@@ -61,27 +71,58 @@ class RealtimeServer:
         self.observer = observer
         self.sessions: set[SessionDriver] = set()
         self.secrets = sec.SecretStore()
+        self.guard = Guard(settings)
         self.started = time.time()
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         # Models load (and warm up) before the first connection is accepted.
+        owned = self.backends is None
         if self.backends is None:
             self.backends = await asyncio.to_thread(self.loader, self.settings)
-        yield
+        try:
+            yield
+        finally:
+            if owned:  # stop the model workers we started (given backends are the caller's)
+                await self.backends.aclose()
 
     async def healthz(self, request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "sessions": len(self.sessions),
+        workers = self.backends.health() if self.backends else {}
+        # "degraded" while a model worker restarts; the server itself still serves.
+        status = "ok" if all(w["state"] in ("ready", "in-process")
+                             for w in workers.values()) else "degraded"
+        return JSONResponse({"status": status, "sessions": len(self.sessions),
                              "backends": self.backends.names if self.backends else {},
+                             "workers": workers,
+                             "limits": self.guard.counters(),
                              "uptime_s": round(time.time() - self.started, 1)})
 
     async def realtime(self, ws: WebSocket) -> None:
         headers = {k.lower(): v for k, v in ws.headers.items()}
+        # Refused before the upgrade, with a plain HTTP answer: no session is built for a
+        # foreign page or a connection over a cap.
+        client = ws.client.host if ws.client is not None else "unknown"
+        refusal = (self.guard.check_origin(headers.get("origin"), headers.get("host"))
+                   or self.guard.admit(client))
+        if refusal is not None:
+            await _deny(ws, refusal)
+            return
+        try:
+            await self._serve_session(ws, headers)
+        finally:
+            self.guard.release(client)
+
+    async def _serve_session(self, ws: WebSocket, headers: dict[str, str]) -> None:
         offered = [p.strip() for p in ws.scope.get("subprotocols", [])]
         # Echo exactly one offered value, "realtime": Chromium aborts otherwise.
         await ws.accept(subprotocol="realtime" if "realtime" in offered else None)
         query = dict(ws.query_params)
-        problem, secret = self._check_key(presented_key(headers, offered, query))
+        if "api-key" in query:
+            # Refused even when it is right: query strings end up in access logs (of
+            # proxies too; our own log lines mask it).
+            await self._reject(ws, query_key_error(), 3000, "invalid_request_error")
+            return
+        problem, secret = self._check_key(presented_key(headers, offered))
         if problem is not None:
             code = problem["code"]
             await self._reject(ws, problem, 3000, "invalid_request_error"
@@ -100,12 +141,14 @@ class RealtimeServer:
                   else RealtimeSession(model=model))
         driver = SessionDriver(self.backends, config,
                                beta=is_beta(headers, offered), observer=self.observer,
-                               max_session_s=self.settings.max_session_s)
+                               max_session_s=self.settings.max_session_s,
+                               max_events_per_s=self.settings.max_events_per_s,
+                               limits=self.settings.session_limits())
         recorder = self._recorder(config.model, config.id)
         send = ws.send_text if recorder is None else recorder.wrap(ws.send_text)
         self.sessions.add(driver)
         try:
-            close = await driver.run(_receiver(ws), send)
+            close = await driver.run(_receiver(ws, self.guard), send)
         finally:
             self.sessions.discard(driver)
             if recorder is not None:
@@ -142,11 +185,26 @@ class RealtimeServer:
                      parse: Callable[[Any], tuple[RealtimeSession, int]],
                      render: Callable[[sec.ClientSecret], dict[str, Any]]) -> Response:
         headers = {k.lower(): v for k, v in request.headers.items()}
+        refusal = self.guard.check_origin(headers.get("origin"), headers.get("host"))
+        if refusal is not None:
+            return _rest_error(refusal.error(), refusal.status)
         problem = auth_error(rest_key(headers), self.settings.keys)
         if problem is not None:
             return _rest_error(problem, 401)
+        limit = self.settings.max_body_bytes
         try:
-            body = json.loads(await request.body() or b"{}")
+            raw = await read_body(request, limit, self.settings.body_timeout_s)
+        except BodyTooLarge:
+            self.guard.count("body_too_large")
+            return _rest_error({"type": "invalid_request_error", "code": "request_too_large",
+                                "message": f"The request body is too large; the maximum is "
+                                f"{limit} bytes."}, 413)
+        except TimeoutError:
+            self.guard.count("body_timeout")
+            return _rest_error({"type": "invalid_request_error", "code": "request_timeout",
+                                "message": "The request body was not received in time."}, 408)
+        try:
+            body = json.loads(raw or b"{}")
         except ValueError:
             return _rest_error(ProtocolError(
                 "We could not parse the JSON body of your request.",
@@ -168,7 +226,8 @@ class RealtimeServer:
         if self.settings.record_dir is None:
             return None
         return SessionRecorder(self.settings.record_dir / f"{session_id}.jsonl", model=model,
-                               session_id=session_id, keep_audio=self.settings.record_audio)
+                               session_id=session_id, keep_audio=self.settings.record_audio,
+                               max_bytes=self.settings.max_recording_bytes)
 
     async def _reject(self, ws: WebSocket, error: dict[str, Any], code: int,
                       reason: str) -> None:
@@ -182,10 +241,28 @@ def _rest_error(error: dict[str, Any], status: int) -> JSONResponse:
                                                              "code")}}, status_code=status)
 
 
-def _receiver(ws: WebSocket) -> Callable[[], Any]:
+async def _deny(ws: WebSocket, refusal: Refusal) -> None:
+    """Answer a handshake with an HTTP error instead of the upgrade.
+
+    uvicorn supports the ASGI WebSocket denial response extension; under a server that
+    does not, the session is accepted only to send the ``error`` and close (1013 "try
+    again later" for a cap, 1008 "policy violation" for an origin).
+    """
+    if "websocket.http.response" in ws.scope.get("extensions", {}):
+        await ws.send_denial_response(_rest_error(refusal.error(), refusal.status))
+        return
+    await ws.accept()
+    await ws.send_text(json.dumps({"type": "error", "event_id": event_id(),
+                                   "error": refusal.error()}))
+    await ws.close(1008 if refusal.status == 403 else 1013, refusal.code)
+
+
+def _receiver(ws: WebSocket, guard: Guard) -> Callable[[], Any]:
     async def receive() -> str | bytes | None:
         message = await ws.receive()
         if message["type"] == "websocket.disconnect":
+            if message.get("code") == 1009:  # websockets refused a frame over max_frame_bytes
+                guard.count("frame_too_large")
             return None
         text = message.get("text")
         return text if text is not None else message.get("bytes", b"")

@@ -1,4 +1,9 @@
-"""Where a realtime client puts its key, in the order the reference lists them."""
+"""Where a realtime client puts its key, in the order the reference lists them.
+
+Only headers and the browser subprotocol: Azure's fallback of a key in the query string
+(``?api-key=``) is refused (:func:`query_key_error`), because query strings are written to
+access logs, proxies' included.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,7 @@ from collections.abc import Mapping
 INSECURE_PREFIX = "openai-insecure-api-key."
 
 
-def presented_key(headers: Mapping[str, str], subprotocols: list[str],
-                  query: Mapping[str, str]) -> str | None:
+def presented_key(headers: Mapping[str, str], subprotocols: list[str]) -> str | None:
     auth = headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
         return auth[7:].strip()
@@ -17,8 +21,16 @@ def presented_key(headers: Mapping[str, str], subprotocols: list[str],
     for proto in subprotocols:
         if proto.startswith(INSECURE_PREFIX):
             return proto[len(INSECURE_PREFIX):]
-    # Azure's browser fallback puts the key in the query string.
-    return query.get("api-key")
+    return None
+
+
+def query_key_error() -> dict[str, object]:
+    """The ``error`` for a key in the query string (close 3000, like a bad key)."""
+    return {"type": "invalid_request_error", "code": "api_key_in_query",
+            "message": "API keys are not accepted in the URL (query strings are logged). "
+            "Send it in the Authorization header (Bearer), the api-key header, or the "
+            "'openai-insecure-api-key.<key>' WebSocket subprotocol.",
+            "param": "api-key", "event_id": None}
 
 
 def auth_error(key: str | None, keys: frozenset[str]) -> dict[str, object] | None:
@@ -50,7 +62,7 @@ def secret_error(key: str, status: str) -> dict[str, object]:
 
 def rest_key(headers: Mapping[str, str]) -> str | None:
     """The key of a REST call: ``Authorization: Bearer`` or Azure's ``api-key``."""
-    return presented_key(headers, [], {})
+    return presented_key(headers, [])
 
 
 def masked(key: str) -> str:

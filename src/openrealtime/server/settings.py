@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
 
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ..core.limits import SessionLimits
+from ..runtime.driver import MAX_FRAME_BYTES
+
+MiB = 1024 * 1024
 
 
 class Settings(BaseSettings):
@@ -19,6 +25,12 @@ class Settings(BaseSettings):
     llm_url: str | None = None  # any OpenAI-compatible /v1 base URL
     llm_model: str | None = None
     llm_api_key: str | None = None
+    # Deadlines of one call to the LLM at llm_url: connecting, the first token, the gap
+    # between two tokens, the whole answer.
+    llm_connect_timeout_s: float = 5.0
+    llm_first_token_timeout_s: float = 30.0
+    llm_idle_timeout_s: float = 30.0
+    llm_total_timeout_s: float = 120.0
     vlm_url: str | None = None  # an OpenAI-compatible vision endpoint; else local OCR
     vlm_model: str | None = None
     vlm_api_key: str | None = None
@@ -35,6 +47,77 @@ class Settings(BaseSettings):
     # Keep the base64 payload of audio deltas in recordings (by default only its size).
     record_audio: bool = False
 
+    # ------------------------------------------------------------------ limits
+    # Each is enforced before the work it guards is done (README, "Limits"); server/guard.py
+    # and server/run.py hold the checks.
+    # Open WebSocket sessions; one more is refused with HTTP 503 before the upgrade.
+    max_sessions: int = Field(64, ge=1)
+    # Open WebSocket sessions from one client address; one more: HTTP 429.
+    max_connections_per_client: int = Field(16, ge=1)
+    # Open TCP connections of any kind; one more is closed as soon as it is accepted.
+    max_connections: int = Field(512, ge=1)
+    # Seconds a client has to send a request's line and headers (after connecting, and
+    # after each response on a kept-alive connection): what slowloris sockets run into.
+    header_timeout_s: float = Field(10.0, gt=0)
+    # REST bodies (the client secret endpoints): bytes, and seconds to send them.
+    max_body_bytes: int = Field(1 * MiB, ge=1)
+    body_timeout_s: float = Field(10.0, gt=0)
+    # One WebSocket message. The reference allows 15 MiB of audio per append, 20 MiB of
+    # base64; the default adds 1 MiB for the JSON around it. A longer frame is refused from
+    # its header (close 1009) without being read. It cannot be raised past that.
+    max_frame_bytes: int = Field(MAX_FRAME_BYTES, ge=1024, le=MAX_FRAME_BYTES)
+    # Comma-separated origins (``https://app.example.com``) whose pages may open sessions
+    # and mint secrets, besides the server's own origin and localhost, 127.0.0.1 and [::1]
+    # on any port; ``*`` allows every page. Requests without Origin (SDKs, curl) pass.
+    allowed_origins: str = ""
+    # One session's recording file; events past it are dropped after a truncation line.
+    max_recording_bytes: int = Field(20 * MiB, ge=4096)
+    # Client events per second per session (a token bucket with a 2 s burst); more are
+    # answered with rate_limit_exceeded and dropped. 50 appends/s is a normal microphone.
+    max_events_per_s: float = Field(500.0, gt=0)
+    # What one session keeps (core/limits.py): conversation items, user audio of the
+    # newest items (count and seconds), assistant audio of the newest items (count, and
+    # seconds per item), out-of-band responses at once.
+    max_conversation_items: int = Field(1000, ge=2)
+    retain_input_audio_items: int = Field(4, ge=0)
+    retain_input_audio_s: float = Field(60.0, ge=0)
+    retain_output_audio_items: int = Field(4, ge=0)
+    retain_output_audio_item_s: float = Field(120.0, ge=0)
+    max_out_of_band_responses: int = Field(8, ge=0)
+
+    # ------------------------------------------------------------------ model workers
+    # Each local model runs in its own supervised process (backends/worker). False loads
+    # them into the server process (debugging, profiling): a native crash is then fatal.
+    isolate_models: bool = True
+    # A worker that owes a reply and says nothing this long is killed and restarted.
+    worker_stall_s: float = Field(30.0, gt=0)
+    # A worker whose RSS passes this is killed and restarted.
+    worker_max_rss_mb: float = Field(4096.0, gt=0)
+    # How long a request waits for a restarting worker before failing.
+    worker_ready_wait_s: float = Field(30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _fake_takes_no_llm(self) -> Self:
+        if self.backend == "fake" and self.llm_url is not None:
+            raise ValueError("the fake backend does not use an LLM; drop --llm-url "
+                             "(OPENREALTIME_LLM_URL) or use --backend local")
+        return self
+
+    def session_limits(self) -> SessionLimits:
+        return SessionLimits(
+            max_items=self.max_conversation_items,
+            input_audio_items=self.retain_input_audio_items,
+            input_audio_s=self.retain_input_audio_s,
+            output_audio_items=self.retain_output_audio_items,
+            output_audio_item_s=self.retain_output_audio_item_s,
+            max_out_of_band_responses=self.max_out_of_band_responses)
+
     @property
     def keys(self) -> frozenset[str]:
         return frozenset(k.strip() for k in self.api_keys.split(",") if k.strip())
+
+    @property
+    def origins(self) -> frozenset[str]:
+        """The extra allowed origins, normalized (lower case, no trailing slash)."""
+        return frozenset(o.strip().lower().rstrip("/") for o in self.allowed_origins.split(",")
+                         if o.strip())

@@ -67,6 +67,7 @@ def bundled_model_path() -> Path:
 
 
 AHEAD_PIECES = 3
+REPEAT_PENALTY = float(__import__("os").environ.get("OR_RP", "1.0"))
 
 
 @dataclass(slots=True)
@@ -254,6 +255,9 @@ class LlamaLLM:
             stop=formatted.stop,
             stopping_criteria=criteria,
             grammar=grammar,
+            seed=request.seed,
+            # Free text only: a grammar's JSON repeats quotes and braces by design.
+            repeat_penalty=REPEAT_PENALTY if grammar is None else 1.0,
         )
         try:
             for chunk in chunks:
@@ -280,11 +284,19 @@ class LlamaLLM:
     def _prompt_tokens(self, run: _Run) -> list[int]:
         """Render the chat template once; keep it for the stop strings."""
         messages = chat_messages(run.request.messages, run.tools)
-        run.formatted = formatted = self._formatter(messages=messages)
-        tokens: list[int] = self._llm.tokenize(
-            formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special, special=True
-        )
         max_tokens = run.request.max_tokens or 1
+        while True:
+            run.formatted = formatted = self._formatter(messages=messages)
+            tokens: list[int] = self._llm.tokenize(
+                formatted.prompt.encode("utf-8"), add_bos=not formatted.added_special,
+                special=True)
+            # The runtime trims the context with an estimate of the token count (exact
+            # counts live in this process); if the prompt still does not fit, the oldest
+            # turns go here, keeping the system prompt and the latest message.
+            first = 1 if messages and messages[0]["role"] == "system" else 0
+            if len(tokens) + max_tokens <= self.n_ctx or len(messages) - first <= 1:
+                break
+            messages = messages[:first] + messages[first + 1:]
         if len(tokens) + max_tokens > self.n_ctx:
             raise BackendError(
                 f"prompt of {len(tokens)} tokens (+{max_tokens} to generate) exceeds the "
