@@ -94,8 +94,13 @@ def _say(args: argparse.Namespace) -> int:
     async def run() -> None:
         import numpy as np
 
+        from .runtime.speakable import speech_text
+
         tts = PiperTTS(deterministic=True)
-        chunks = [c async for c in tts.synthesize(args.text)]
+        # Piper runs in this process: it gets the speakable form of the text only.
+        chunks = [c for piece in speech_text(args.text) async for c in tts.synthesize(piece)]
+        if not chunks:
+            raise SystemExit(f"openrealtime say: nothing speakable in {args.text!r}")
         lead = np.zeros(int(0.3 * tts.sample_rate), dtype=np.int16)
         write_wav(args.output, np.concatenate([lead, *chunks]), tts.sample_rate)
 

@@ -15,7 +15,15 @@ from openrealtime.server.settings import Settings
 from tests.console.conftest import console_page, hook, screenshot, wait_until, write_mic_wav
 from tests.sound import RATE, silence, tone
 
-LONG_REPLY = " ".join(["Here is one more sentence about the city of Paris."] * 8)  # ~9 s
+# ~9 s of speech, every sentence different (the runtime's guard cuts off a repeated one)
+LONG_REPLY = (
+    "Paris is the capital of France and its largest city. The Seine flows through the "
+    "middle of it from east to west. Its most famous tower was built for a fair in 1889. "
+    "The Louvre holds thousands of paintings, the Mona Lisa among them. Cafes spill onto "
+    "the pavements as soon as the weather turns warm. The metro reaches almost every "
+    "corner, with more than three hundred stations. Montmartre sits on a hill in the "
+    "north, crowned by a white church. In summer, some river banks become sandy beaches."
+)
 
 
 async def test_speech_during_playback_stops_it_and_truncates(tmp_path: Path) -> None:

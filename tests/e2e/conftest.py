@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -21,8 +22,10 @@ class RecordingLLM:
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
         self.requests.append(request)
-        async for chunk in self.inner.stream(request):
-            yield chunk
+        # aclosing: when our consumer stops early, the inner stream stops now, not at GC.
+        async with contextlib.aclosing(self.inner.stream(request)) as inner:
+            async for chunk in inner:
+                yield chunk
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,8 @@
 """The embedded model stack, for real: Silero, Whisper tiny.en, SmolLM2, Piper.
 
-The models are loaded once for the module through ``load_local_backends``.
+The models are loaded once for the module through ``load_local_backends``, into this
+process (``isolate=False``): these tests check the backend classes themselves (what the
+model workers run); tests/e2e/test_workers.py checks them inside their workers.
 Test speech is made offline with Piper itself.
 """
 
@@ -41,7 +43,7 @@ QUESTION = "What is the capital of France?"
 def backends() -> Iterator[Backends]:
     from openrealtime.backends.stack import load_local_backends
 
-    loaded = load_local_backends(n_threads=2)
+    loaded = load_local_backends(n_threads=2, isolate=False)
     yield loaded
     asyncio.run(loaded.aclose())
 

@@ -97,13 +97,18 @@ def test_chat_messages_flatten_parts_tool_calls_and_add_tools_prompt() -> None:
         },
         {"role": "tool", "tool_call_id": "c1", "content": "sunny"},
     ]
+    asking = chat_messages(messages[:2], [WEATHER])
+    assert asking[0]["role"] == "system"
+    assert asking[0]["content"].startswith("Be brief.")
+    assert "get_weather" in asking[0]["content"]
+    assert asking[1] == {"role": "user", "content": "Weather in Paris?"}
+    # An answered call is a plain exchange in words (SmolLM2 knows no tool role), and
+    # the answer to it is asked for in words, without the tools prompt.
     flat = chat_messages(messages, [WEATHER])
-    assert flat[0]["role"] == "system"
-    assert flat[0]["content"].startswith("Be brief.")
-    assert "get_weather" in flat[0]["content"]
-    assert flat[1] == {"role": "user", "content": "Weather in Paris?"}
-    assert json.loads(flat[2]["content"]) == {"name": "get_weather", "arguments": {"city": "Paris"}}
-    assert flat[3] == {"role": "tool", "content": "sunny"}
+    assert flat[0] == {"role": "system", "content": "Be brief."}
+    assert flat[2] == {"role": "assistant", "content": "I used the tool get_weather."}
+    assert flat[3] == {"role": "user", "content":
+                       "get_weather returned sunny. Tell me this in a short sentence."}
     assert all(isinstance(m["content"], str) for m in flat)
 
 

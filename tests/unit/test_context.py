@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from openrealtime.backends.tool_result import result_words
 from openrealtime.protocol.items import (
     FunctionCallItem,
     FunctionCallOutputItem,
@@ -11,7 +12,7 @@ from openrealtime.protocol.items import (
     MessageItem,
     OutputAudioPart,
 )
-from openrealtime.runtime.context import build_messages, fit_window
+from openrealtime.runtime.context import build_messages, fit_window, tool_result_fallback
 
 
 def words(text: str) -> int:
@@ -60,3 +61,31 @@ def test_fit_window_never_orphans_a_tool_result() -> None:
     fitted = fit_window(messages, words, budget=60)
     assert [m["role"] for m in fitted] == ["system", "user"]
     assert fitted[-1]["content"] == "latest"
+
+
+def output_item(output: str) -> FunctionCallOutputItem:
+    return FunctionCallOutputItem(id="o1", call_id="c1", output=output)
+
+
+def test_tool_result_fallback_says_the_output_briefly() -> None:
+    question = MessageItem(id="u1", role="user", content=[InputAudioPart(transcript="ISS?")])
+    assert tool_result_fallback([question]) is None  # not the answer to a tool's output
+    assert tool_result_fallback([]) is None
+    iss = output_item('{"latitude": 51.5, "longitude": -0.12, "over_sea": true}')
+    assert tool_result_fallback([question, iss]) == (
+        "The result is: latitude 51.5, longitude -0.12, over sea yes.")
+    assert tool_result_fallback([output_item('{"ok": true}')]) == "Done."
+    assert tool_result_fallback([output_item("")]) == "Done."
+    assert tool_result_fallback([output_item("It is sunny")]) == "The result is: It is sunny."
+    long = tool_result_fallback([output_item(" ".join(["word"] * 100))])
+    assert long is not None and len(long.split()) <= 3 + 30 + 1
+
+
+def test_result_words_render_json_without_braces() -> None:
+    chart = '{"title": "Sizes", "points": [{"x": 1, "y": 2}, {"x": 2, "y": 5}], "meta": {}}'
+    assert result_words(chart) == "title Sizes, points x 1, y 2; x 2, y 5, meta"
+    assert result_words("[1, 2, 3]") == "1; 2; 3"
+    assert result_words('"plain"') == "plain"
+    assert result_words("null") == "nothing"
+    deep = '{"a": {"b": {"c": {"d": 1}}}}'
+    assert "{" not in result_words(deep)

@@ -73,6 +73,9 @@ class FakeLLM:
     token_delay_s: float = 0.0
     tool_call: tuple[str, dict[str, object]] | None = None
     requests: list[LLMRequest] = field(default_factory=list)
+    # Words of ``reply`` streamed before the consumer closed the stream early; None when
+    # the last stream ran to its end (a guard that stops the LLM shows up here).
+    stopped_after: int | None = None
 
     def count_tokens(self, text: str) -> int:
         return len(text.split())
@@ -95,10 +98,13 @@ class FakeLLM:
             yield Finished("tool_calls", prompt_tokens, 8)
             return
         words = self.reply.split(" ")
+        self.stopped_after = 0
         for index, word in enumerate(words):
             if self.token_delay_s:
                 await asyncio.sleep(self.token_delay_s)
+            self.stopped_after = index + 1
             yield TextDelta(word if index == 0 else " " + word)
+        self.stopped_after = None
         yield Finished("stop", prompt_tokens, len(words))
 
 

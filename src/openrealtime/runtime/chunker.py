@@ -63,35 +63,34 @@ class ClauseChunker:
         min_words = FIRST_MIN_WORDS if first else LATER_MIN_WORDS
         max_words = FIRST_MAX_WORDS if first else LATER_MAX_WORDS
         max_chars = FIRST_MAX_CHARS if first else LATER_MAX_CHARS
-        buf = self._buffer
         forced, scope = self._limits(start, max_words, max_chars)
-        for match in _SENTENCE_END.finditer(buf, start, scope):
-            if len(buf[start: match.end()].split()) >= (1 if first else 2):
+        # the earliest natural cut: the one a token-by-token stream would have met first
+        cuts = [cut for cut in (self._natural(_SENTENCE_END, start, scope, 1 if first else 2),
+                                self._natural(_CLAUSE_END, start, scope, min_words))
+                if cut is not None]
+        return min(cuts) if cuts else forced
+
+    def _natural(self, pattern: re.Pattern[str], start: int, scope: int,
+                 min_words: int) -> int | None:
+        for match in pattern.finditer(self._buffer, start, scope):
+            if len(self._buffer[start:match.end()].split()) >= min_words:
                 return match.end()
-        for match in _CLAUSE_END.finditer(buf, start, scope):
-            if len(buf[start: match.end()].split()) >= min_words:
-                return match.end()
-        return forced
+        return None
 
     def _limits(self, start: int, max_words: int, max_chars: int) -> tuple[int | None, int]:
-        """(where the caps force a cut or None, how far to look for a natural cut).
+        """(where the caps force a cut, or None; how far to look for a natural cut).
 
-        A natural cut may end with the word just past the word cap (as when tokens
-        arrive one by one); the forced cut is before that word, which may still be
-        growing, or at ``max_chars`` inside a word that has no end in sight.
+        The forced cut is before the first word past the word cap (it may still be
+        growing token by token), or before the last word that starts within
+        ``max_chars``, or at ``max_chars`` inside a word that has no end in sight.
+        A natural cut must come before it, so one big delta is cut as a stream of
+        small ones would be.
         """
         buf = self._buffer
         limit = start + max_chars
-        words = list(islice(_WORD.finditer(buf, start, limit + 1), max_words + 2))
-        forced: int | None = None
-        scope = len(buf)
-        if len(words) > max_words:
-            forced = words[max_words].start()
-            scope = words[max_words + 1].start() if len(words) > max_words + 1 else len(buf)
+        words = list(islice(_WORD.finditer(buf, start, limit + 1), max_words + 1))
+        forced = words[max_words].start() if len(words) > max_words else None
         if len(buf) > limit and (forced is None or forced > limit):
-            # the last word that starts within the cap, unless it is the first word
-            inside = [w.start() for w in words if start < w.start() <= limit
-                      and w.start() > words[0].start()]
+            inside = [w.start() for w in words[1:] if w.start() <= limit]
             forced = inside[-1] if inside else limit
-            scope = min(scope, limit)
-        return forced, scope
+        return forced, len(buf) if forced is None else forced

@@ -11,7 +11,11 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
+from ..backends.tool_result import is_acknowledgement, result_words
 from ..protocol.items import AnyItem
+
+# The most words of a tool's output said when the model says nothing about it.
+FALLBACK_WORDS = 30
 
 
 async def build_messages(
@@ -71,6 +75,23 @@ def _merge_consecutive(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             merged.append(dict(message))
     return merged
 
+
+
+def tool_result_fallback(items: list[AnyItem]) -> str | None:
+    """What to say if the model answers a tool's output with no text at all.
+
+    A voice assistant must not go silent after using a tool (a small model may end at
+    once, or fall into a loop the guard cuts off): when the response follows a
+    ``function_call_output`` and produced neither text nor a call, the output itself is
+    said, briefly. None when the response does not follow a tool's output.
+    """
+    last = items[-1] if items else None
+    if last is None or last.type != "function_call_output":
+        return None
+    if is_acknowledgement(last.output):
+        return "Done."
+    words = result_words(last.output, max_words=FALLBACK_WORDS)
+    return f"The result is: {words}" + ("" if words.endswith(("…", ".")) else ".")
 
 
 def image_key(item_id: str, content_index: int) -> str:

@@ -41,7 +41,7 @@ CHAR_LOOP_CHARS = 12
 DIGIT_LOOP_CHARS = 32
 
 # Spoken answers. Speech runs at about 150 words a minute, so 120 words is about 48 s:
-# past that a spoken answer ends at its next sentence end. The hard cap is the LLM's
+# past that a spoken answer ends at its next sentence or line end. The hard cap is the LLM's
 # token limit, SPOKEN_MAX_TOKENS (about 200 tokens, 150 words, 60 s of speech), in
 # case no sentence ends. A smaller ``max_output_tokens`` of the session or response wins.
 SPOKEN_SOFT_WORDS = 120
@@ -50,6 +50,7 @@ SPOKEN_MAX_TOKENS = 200
 Trip = Literal["loop", "length"]
 
 _WORD = re.compile(r"\S+")
+_SPACE = re.compile(r"\s*")
 _SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*$")
 _ALNUM = re.compile(r"[^\w]+")
 _DIGITS = re.compile(r"[\d.,]+")
@@ -78,8 +79,9 @@ def char_loop(word: str) -> int:
 class OutputGuard:
     """Feed it text deltas; it returns the text to pass on and trips on degenerate output.
 
-    ``soft_max_words``: past this many words the answer ends at its next sentence end
-    (``tripped == "length"``); None (text answers) for no length limit of the guard's own.
+    ``soft_max_words``: past this many words the answer ends at its next sentence or line
+    end (``tripped == "length"``); None (text answers) for no length limit of the guard's.
+    Once tripped, nothing more is passed on; ``released`` is what was.
     """
 
     def __init__(self, *, soft_max_words: int | None = None) -> None:
@@ -100,6 +102,11 @@ class OutputGuard:
     def released(self) -> str:
         """All the text passed on so far."""
         return self._text[: self._released]
+
+    @property
+    def received(self) -> str:
+        """All the text pushed in, passed on or not."""
+        return self._text
 
     def push(self, delta: str) -> str:
         """Take a delta; return the text that may be passed on now ("" once tripped)."""
@@ -143,6 +150,8 @@ class OutputGuard:
             self._trip("loop", start + at)
         elif _SENTENCE_END.search(raw):
             self._end_sentence(index, start + len(raw))
+        elif self._past_soft_limit(index) and "\n" in self._gap_after(start + len(raw)):
+            self._trip("length", start + len(raw))  # a line of a poem or a list ends here
 
     def _repeat(self, index: int) -> tuple[int, int]:
         """(longest run ending here that was said before, earlier copies of the n-gram)."""
@@ -165,8 +174,16 @@ class OutputGuard:
         self._sentences[key] += 1
         if self._sentences[key] >= SENTENCE_TIMES:
             self._trip("loop", self._starts[index + 1 - len(sentence)])
-        elif self.soft_max_words is not None and index + 1 >= self.soft_max_words:
+        elif self._past_soft_limit(index):
             self._trip("length", end)
+
+    def _past_soft_limit(self, index: int) -> bool:
+        return self.soft_max_words is not None and index + 1 >= self.soft_max_words
+
+    def _gap_after(self, end: int) -> str:
+        """The whitespace received so far after a word ending at ``end``."""
+        gap = _SPACE.match(self._text, end)
+        return gap.group() if gap else ""
 
     def _hold_start(self) -> int:
         """Text from here on is held: the repeating run, else the unfinished last word."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from contextlib import aclosing
 from dataclasses import dataclass, field
 
@@ -23,6 +23,7 @@ from ..backends.base import (
     TTS,
     BackendError,
     Finished,
+    LLMChunk,
     LLMRequest,
     TextDelta,
     ToolCallDelta,
@@ -30,7 +31,8 @@ from ..backends.base import (
 )
 from ..core import effects as fx
 from .chunker import ClauseChunker
-from .context import build_messages, fit_window
+from .context import MESSAGE_OVERHEAD, build_messages, fit_window, tool_result_fallback
+from .guard import SPOKEN_MAX_TOKENS, SPOKEN_SOFT_WORDS, OutputGuard
 from .speakable import SpeechText
 
 log = logging.getLogger(__name__)
@@ -61,22 +63,27 @@ async def run_response(
 ) -> None:
     try:
         messages = await build_messages(plan.instructions, plan.items, transcripts)
+        spoken = plan.output_modalities == ["audio"]
+        max_tokens = plan.max_output_tokens
+        if spoken:  # a spoken answer has a length of its own; a smaller cap still wins
+            max_tokens = min(max_tokens or SPOKEN_MAX_TOKENS, SPOKEN_MAX_TOKENS)
         window = getattr(llm, "context_tokens", None)
         if window:
             # keep room for the answer: the response's cap, or a quarter of the window
-            reserve = plan.max_output_tokens or window // 4
+            reserve = max_tokens or window // 4
             messages = fit_window(messages, llm.count_tokens, window - reserve)
         timing.context_ready = time.perf_counter()
         request = LLMRequest(
-            messages=messages, max_tokens=plan.max_output_tokens, temperature=plan.temperature,
+            messages=messages, max_tokens=max_tokens, temperature=plan.temperature,
             tools=[ToolSpec(t["name"], t.get("description", ""), t.get("parameters") or {})
                    for t in plan.tools],
             tool_choice=plan.tool_choice,
         )
-        if plan.output_modalities == ["audio"]:
+        if spoken:
             finished = await _speak(response_id, plan, request, llm, tts, feed, timing)
         else:
-            finished = await _write(response_id, request, llm, feed, timing)
+            finished = await _write(response_id, request, llm, feed, timing,
+                                    tool_result_fallback(plan.items))
         await feed(fx.ResponseFinished(
             response_id, finished.reason if finished.reason != "cancelled" else "stop",
             input_text_tokens=finished.input_tokens, output_text_tokens=finished.output_tokens,
@@ -102,10 +109,54 @@ def _backend_error(exc: BaseException) -> BackendError | None:
     return None
 
 
-async def _write(response_id: str, request: LLMRequest, llm: LLM, feed: Feed,
-                 timing: Timing) -> Finished:
+async def _guarded(llm: LLM, request: LLMRequest, *, spoken: bool,
+                   fallback: str | None) -> AsyncGenerator[LLMChunk, None]:
+    """The LLM's stream through an :class:`OutputGuard`; ends like a stream ends.
+
+    When the guard trips (a repetition loop; a spoken answer running past its length)
+    the LLM stream is closed at once (llama.cpp stops within a token) and a
+    ``Finished("length")`` ends the answer: status ``incomplete``, reason
+    ``max_output_tokens``, the reference's reason for a cut-off answer. Its usage is
+    estimated here, since the backend's own count was never reached. ``fallback`` is
+    said if the answer to a tool's output would otherwise be empty.
+    """
+    guard = OutputGuard(soft_max_words=SPOKEN_SOFT_WORDS if spoken else None)
     finished = Finished("stop")
+    said = called = False
     async with aclosing(llm.stream(request)) as stream:
+        async for chunk in stream:
+            if isinstance(chunk, TextDelta):
+                text = guard.push(chunk.text)
+                said = said or bool(text.strip())
+                if text:
+                    yield TextDelta(text)
+                if guard.tripped:
+                    break
+            else:
+                called = called or isinstance(chunk, ToolCallDelta)
+                if isinstance(chunk, Finished):
+                    finished = chunk
+                else:
+                    yield chunk
+    cut_off = guard.tripped is not None
+    if not cut_off and (tail := guard.flush()):  # (a loop at the very end is just dropped)
+        said = said or bool(tail.strip())
+        yield TextDelta(tail)
+    if cut_off:
+        log.info("answer cut off: %s after %d characters", guard.tripped, len(guard.released))
+        finished = Finished(
+            "length", input_tokens=sum(llm.count_tokens(str(m.get("content") or ""))
+                                       + MESSAGE_OVERHEAD for m in request.messages),
+            output_tokens=llm.count_tokens(guard.received) if guard.received else 0)
+    if fallback and not said and not called and finished.reason != "cancelled":
+        yield TextDelta(fallback)
+    yield finished
+
+
+async def _write(response_id: str, request: LLMRequest, llm: LLM, feed: Feed,
+                 timing: Timing, fallback: str | None = None) -> Finished:
+    finished = Finished("stop")
+    async with aclosing(_guarded(llm, request, spoken=False, fallback=fallback)) as stream:
         async for chunk in stream:
             if isinstance(chunk, TextDelta):
                 if timing.first_token is None:
@@ -132,7 +183,8 @@ async def _speak(response_id: str, plan: fx.ResponsePlan, request: LLMRequest, l
         chunker = ClauseChunker()
         finished = Finished("stop")
         try:
-            async with aclosing(llm.stream(request)) as stream:
+            async with aclosing(_guarded(llm, request, spoken=True,
+                                         fallback=tool_result_fallback(plan.items))) as stream:
                 async for chunk in stream:
                     if isinstance(chunk, TextDelta):
                         if timing.first_token is None:

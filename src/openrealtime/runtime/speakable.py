@@ -20,6 +20,8 @@ The voice shipped is English, so letters of other scripts are dropped rather tha
 spelled one by one (accented Latin letters lose their accents).
 """
 
+# ruff: noqa: RUF001  (look-alike characters are this module's input)
+
 from __future__ import annotations
 
 import re
@@ -86,8 +88,8 @@ _CACHE_LIMIT = 8192  # code points remembered by the translation table
 def _map_char(ch: str) -> str:
     """What one character of NFKC-normalised text becomes (before the word rules run)."""
     if ch.isascii():
-        if ch in "\n":
-            return ch
+        if ch == "\n":
+            return ch  # markdown needs its lines
         return " " if ch in "\t\r\x0b\x0c" or not ch.isprintable() else ch
     if ch in _CHAR_WORDS:
         return _CHAR_WORDS[ch]
@@ -145,7 +147,6 @@ def _apply(rules: list[_Rule], text: str) -> str:
 
 _FENCE = re.compile(r"```|~~~")
 _LINE_MARK = re.compile(r"^[ \t]*(?:#{1,6}[ \t]+|>+[ \t]?|[-*+][ \t]+)", re.M)
-_NUMBERED = re.compile(r"^[ \t]*(\d{1,3})[.)][ \t]+", re.M)
 _RULE_LINE = re.compile(r"^[ \t]*([-*_=])(?:[ \t]*\1){2,}[ \t]*$", re.M)
 _TABLE_RULE = re.compile(r"^[ \t|:-]*-{2,}[ \t|:-]*$", re.M)
 _IMAGE_OR_LINK = re.compile(r"!?\[([^\]\n]{0,200})\](?:\([^)\n]{0,1000}\)|\[[^\]\n]{0,100}\])")
@@ -163,7 +164,7 @@ def _inline_code(match: re.Match[str]) -> str:
 
 _MARKDOWN_RULES: list[_Rule] = [
     ("-*_=", _RULE_LINE, ""), ("-", _TABLE_RULE, ""), ("#>-*+", _LINE_MARK, ""),
-    (".)", _NUMBERED, r"\1, "), ("[", _IMAGE_OR_LINK, r"\1"), ("<", _HTML_TAG, " "),
+    ("[", _IMAGE_OR_LINK, r"\1"), ("<", _HTML_TAG, " "),
     ("`", _INLINE_CODE, _inline_code), ("*_~`", _EMPHASIS, ""), ("|", re.compile(r"\|"), ", "),
     ("\n", _BREAK, ", "),  # a line break is a pause: lists and table rows read as lists
 ]
@@ -182,9 +183,10 @@ _TLDS = ("com|org|net|edu|gov|io|ai|dev|app|co|uk|de|fr|nl|info|biz|me|tv|us|ca|
 # a bare domain ("example.com/path"); starts only where a run of labels starts
 _DOMAIN = re.compile(
     rf"(?<![\w.-])[A-Za-z0-9-]{{1,63}}(?:\.[A-Za-z0-9-]{{1,63}}){{0,{MAX_HOST_LABELS + 2}}}"
-    rf"\.(?:{_TLDS})\b(?:/[^\s<>\"'`]{{0,2000}})?", re.I)
-_HAS_TLD = re.compile(rf"\.(?:{_TLDS})\b", re.I)
-_EMAIL = re.compile(r"\b[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+")
+    rf"\.(?:{_TLDS})\b(?:/[^\s<>\"'`]{{0,2000}})?")  # lower case: "did it.It was" is no domain
+_HAS_TLD = re.compile(rf"\.(?:{_TLDS})\b")
+_EMAIL = re.compile(
+    r"\b[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+")
 
 
 def _host(host: str) -> str:
@@ -271,8 +273,8 @@ _UNITS = {  # symbol: (plural, singular)
     "mph": ("miles per hour", "mile per hour"), "m/s": ("meters per second", "meter per second"),
     "km": ("kilometers", ""), "cm": ("centimeters", ""), "mm": ("millimeters", ""),
     "kg": ("kilograms", ""), "mg": ("milligrams", ""), "ml": ("milliliters", ""),
-    "kWh": ("kilowatt hours", "kilowatt hour"), "kW": ("kilowatts", ""), "GHz": ("gigahertz", "gigahertz"),
-    "MHz": ("megahertz", "megahertz"),
+    "kWh": ("kilowatt hours", "kilowatt hour"), "kW": ("kilowatts", ""),
+    "GHz": ("gigahertz", "gigahertz"), "MHz": ("megahertz", "megahertz"),
     "kHz": ("kilohertz", "kilohertz"), "Hz": ("hertz", "hertz"),
     "TB": ("terabytes", ""), "GB": ("gigabytes", ""), "MB": ("megabytes", ""),
     "KB": ("kilobytes", ""), "ms": ("milliseconds", ""),
@@ -287,8 +289,8 @@ _MONTHS = ("January February March April May June July August September October 
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 _TIME = re.compile(r"(?<![\d:])(\d{1,2}):(\d{2})(?::\d{2})?(?![\d:])")
 _VERSION = re.compile(r"(?<![\d.])\d+(?:\.\d+){2,}")
-_DECIMAL = re.compile(r"(?<![\d.])(\d*)\.(\d+)(?![\d.])")
-_DIGITS = re.compile(r"\d{%d,}" % (MAX_NUMBER_DIGITS + 1))
+_DECIMAL = re.compile(r"(?<![\d.])(\d*)\.(\d+)(?!\.?\d)")
+_DIGITS = re.compile(rf"\d{{{MAX_NUMBER_DIGITS + 1},}}")
 
 
 def _money(amount: str, scale: str | None, symbol: str) -> str:
@@ -367,7 +369,7 @@ _SYMBOL_RULES: list[_Rule] = [
         ("-", r"\b(\d{3})-(\d{3})-(\d{4})\b", r"\1 \2 \3"),  # a phone number
         ("-", r"(?<=\d)-(?=\d)", " to "),                     # "5-10" (dates went before)
         ("-", r"(?<![\w.])- ?(?=\d)", " minus "),             # "-5", "7 - 2"
-        ("x×*", r"(?<=\d) ?[x×*] ?(?=\d)", " times "),
+        ("x×*", r"(?<=\d)(?<!\b0) ?[x×*] ?(?=\d)", " times "),  # not "0x1F"
         ("x", r"(?<=\d)x\b", " times"),                        # "3x faster"
         ("/", r"\b(\d)/(\d)\b", r"\1 over \2"),
         ("/", r"(?<=\d) ?/ ?(?=\d)", " slash "),
@@ -408,6 +410,8 @@ def _symbols(text: str) -> str:
 
 def _word_parts(word: str) -> list[str]:
     """A word as said: itself, split in pieces (a long real word), or nothing (a blob)."""
+    if not word:
+        return []
     if len(word) >= 16 and not word.isalpha() and any(c.isalpha() for c in word):
         return []  # letters and digits mixed that long: a hash, key or base64
     if len(word) > MAX_SPELLED_RUN and word.isupper():
@@ -448,6 +452,7 @@ def _pieces(tokens: list[str]) -> list[str]:
     for token in tokens:
         total += len(token) + 1
         if total > MAX_SPOKEN_CHARS + 1:
+            current = current[:_best_cut(current)] if current else current  # end on a stop
             break
         while current and size + 1 + len(token) > MAX_PIECE_CHARS:
             cut = _best_cut(current)

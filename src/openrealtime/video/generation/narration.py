@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from ...runtime.speakable import speech_text
 from .error import GenerationError
 from .plan import Plan
 
@@ -101,7 +102,10 @@ async def _synthesize_all(plan: Plan, sentences: list[list[str]], tts: object | 
         for scene_sentences in sentences:
             clips = []
             for sentence in scene_sentences:
-                chunks = [c async for c in tts.synthesize(sentence, speed=plan.narration.speed)]  # type: ignore[attr-defined]
+                # The subtitle keeps the sentence as written; Piper (in this process) gets
+                # only speakable text: its phonemizer segfaults on some inputs.
+                chunks = [c for piece in speech_text(sentence)
+                          async for c in tts.synthesize(piece, speed=plan.narration.speed)]  # type: ignore[attr-defined]
                 pcm = np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
                 x = pcm.astype(np.float32) / 32768.0
                 clips.append(_trim(resample(x, tts.sample_rate, SAMPLE_RATE)))  # type: ignore[attr-defined]
