@@ -5,7 +5,8 @@ energy VAD, scripted STT/LLM/TTS, so the server's own state is what is measured)
 holds ``--sessions`` sessions for ``--minutes``, each speaking in real time: a tone
 "utterance" of 1.5 s, then 1.5 s of silence, and so on, answered every turn with
 audio. The server's RSS is sampled every 5 s; the figure that matters is its growth
-after the first minute (warm-up: allocator pools, first responses).
+after warm-up (150 s: allocator pools, first responses, and each session's fixed 120 s
+input ring buffer, whose pages the OS commits as they are first written).
 
 ``--compare SRC`` runs a second server at the same time from another source tree (for
 example a ``git worktree`` of the previous commit, its ``src`` folder), so before and
@@ -35,7 +36,7 @@ from listen import ROOT, free_port, rss_mib, wait_healthy
 RATE = 24_000
 FRAME_S = 0.020
 FRAME = int(RATE * FRAME_S)
-WARMUP_S = 60.0
+WARMUP_S = 150.0
 
 
 def turn_frames() -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import deque
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -20,6 +21,10 @@ from .base import (
     ToolCallDelta,
     Transcript,
 )
+
+# What a fake keeps of its calls, for tests to inspect: the latest ones only, so a fake
+# server's memory stays flat in a soak benchmark.
+RECORDED = 256
 
 
 class _EnergyStream:
@@ -50,7 +55,8 @@ class FakeVAD:
 class FakeSTT:
     text: str = "What is the capital of France?"
     delay_s: float = 0.0
-    calls: list[int] = field(default_factory=list)  # number of samples per call
+    # number of samples per call (the latest RECORDED, so a long soak does not grow)
+    calls: deque[int] = field(default_factory=lambda: deque(maxlen=RECORDED))
 
     async def transcribe(self, audio: Float32Array, *, language: str | None = None,
                          prompt: str | None = None) -> Transcript:
@@ -72,7 +78,7 @@ class FakeLLM:
     reply: str = "The capital of France is Paris. It is a lovely city."
     token_delay_s: float = 0.0
     tool_call: tuple[str, dict[str, object]] | None = None
-    requests: list[LLMRequest] = field(default_factory=list)
+    requests: deque[LLMRequest] = field(default_factory=lambda: deque(maxlen=RECORDED))
     # Words of ``reply`` streamed before the consumer closed the stream early; None when
     # the last stream ran to its end (a guard that stops the LLM shows up here).
     stopped_after: int | None = None

@@ -124,20 +124,26 @@ async def _guarded(llm: LLM, request: LLMRequest, *, spoken: bool,
     finished = Finished("stop")
     said = called = False
     async with aclosing(llm.stream(request)) as stream:
-        async for chunk in stream:
-            if isinstance(chunk, TextDelta):
-                text = guard.push(chunk.text)
-                said = said or bool(text.strip())
-                if text:
-                    yield TextDelta(text)
-                if guard.tripped:
-                    break
-            else:
-                called = called or isinstance(chunk, ToolCallDelta)
-                if isinstance(chunk, Finished):
-                    finished = chunk
+        try:
+            async for chunk in stream:
+                if isinstance(chunk, TextDelta):
+                    text = guard.push(chunk.text)
+                    said = said or bool(text.strip())
+                    if text:
+                        yield TextDelta(text)
+                    if guard.tripped:
+                        break
                 else:
-                    yield chunk
+                    called = called or isinstance(chunk, ToolCallDelta)
+                    if isinstance(chunk, Finished):
+                        finished = chunk
+                    else:
+                        yield chunk
+        except BackendError:
+            # The backend failed mid-answer: what it said before stays in the transcript.
+            if tail := guard.flush():
+                yield TextDelta(tail)
+            raise
     cut_off = guard.tripped is not None
     if not cut_off and (tail := guard.flush()):  # (a loop at the very end is just dropped)
         said = said or bool(tail.strip())
