@@ -15,12 +15,12 @@ from typing import Any
 
 import jsonschema
 import pytest
-from openai import AsyncOpenAI
 
 from openrealtime.backends.base import Backends, LLMChunk, LLMRequest
 from openrealtime.server.app import create_app
 from openrealtime.server.run import running_server
 from openrealtime.server.settings import Settings
+from tests.sdk import client
 
 pytestmark = pytest.mark.e2e
 
@@ -88,9 +88,7 @@ async def test_local_llm_tool_call_is_valid(seeded: Backends, question: str,
                                             choice: Any) -> None:
     app = create_app(Settings(), backends=seeded)
     async with running_server(app) as url:
-        client = AsyncOpenAI(api_key="x", base_url=url + "/v1",
-                             websocket_base_url=url.replace("http", "ws") + "/v1")
-        async with client.realtime.connect(model="gpt-realtime") as conn:
+        async with client(url).realtime.connect(model="gpt-realtime") as conn:
             await conn.session.update(session={
                 "type": "realtime", "output_modalities": ["text"], "tools": TOOLS,
                 "instructions": "You control a planetarium. Use the tools."})
@@ -122,9 +120,7 @@ async def test_local_llm_speaks_after_a_tool_result(seeded: Backends) -> None:
     the voice answers in words — it neither goes silent nor calls the tool again."""
     app = create_app(Settings(), backends=seeded)
     async with running_server(app) as url:
-        client = AsyncOpenAI(api_key="x", base_url=url + "/v1",
-                             websocket_base_url=url.replace("http", "ws") + "/v1")
-        async with client.realtime.connect(model="gpt-realtime") as conn:
+        async with client(url).realtime.connect(model="gpt-realtime") as conn:
             await conn.session.update(session={
                 "type": "realtime", "output_modalities": ["audio"], "tools": TOOLS,
                 "instructions": "You control a planetarium. Use the tools."})

@@ -247,3 +247,18 @@ async def test_killed_vision_worker_degrades_the_description(backends: Backends)
         await wait_ready(worker, restarts)
         assert (await backends.vision.describe(error_dialog_png(), "image/png"))  # type: ignore[union-attr]
         await ws.close()
+
+
+async def test_worker_over_its_memory_cap_is_killed_and_restarted() -> None:
+    """A worker past ``max_rss_mb`` is killed like a hung one (here: a cap it always exceeds)."""
+    from openrealtime.backends.worker import Worker
+
+    worker = Worker("vad", max_rss_mb=1.0)
+    worker.start()
+    try:
+        async with asyncio.timeout(30):
+            while worker.health()["restarts"] < 1:  # noqa: ASYNC110 (another thread's state)
+                await asyncio.sleep(0.05)
+        assert "ran out of memory" in (worker.health()["last_exit"] or "")
+    finally:
+        worker.close()

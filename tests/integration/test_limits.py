@@ -453,3 +453,15 @@ def test_frame_limit_cannot_pass_the_protocol_maximum() -> None:
     assert Settings().max_frame_bytes == MAX_FRAME_BYTES >= 20 * 1024 * 1024 + 4096
     with pytest.raises(ValueError):
         Settings(max_frame_bytes=MAX_FRAME_BYTES + 1)
+
+
+async def test_idle_session_is_told_and_closed(backends: Backends) -> None:
+    async with serving(backends, session_idle_timeout_s=0.5) as url:
+        ws = await session(url)
+        await ws.send(json.dumps({"type": "session.update", "session": {"type": "realtime"}}))
+        assert json.loads(await ws.recv())["type"] == "session.updated"  # activity resets it
+        async with asyncio.timeout(10):
+            error = json.loads(await ws.recv())
+            await ws.wait_closed()
+        assert error["type"] == "error" and error["error"]["code"] == "session_idle_timeout"
+        assert ws.close_code == 1000

@@ -24,7 +24,7 @@ from .base import (
 
 # What a fake keeps of its calls, for tests to inspect: the latest ones only, so a fake
 # server's memory stays flat in a soak benchmark.
-RECORDED = 256
+RECORDED = 16
 
 
 class _EnergyStream:

@@ -64,6 +64,7 @@ def _peek(frame: str | bytes) -> dict[str, Any] | None:
 class SessionDriver:
     def __init__(self, backends: Backends, config: RealtimeSession, *, beta: bool = False,
                  observer: Observer | None = None, max_session_s: float = 3600.0,
+                 idle_timeout_s: float | None = None,
                  max_events_per_s: float = MAX_EVENTS_PER_S,
                  limits: SessionLimits | None = None) -> None:
         self.backends = backends
@@ -79,6 +80,7 @@ class SessionDriver:
         self._close: tuple[int, str] | None = None
         self.observer = observer  # sees (event type, details) for metrics and benchmarks
         self.max_session_s = max_session_s
+        self.idle_timeout_s = idle_timeout_s  # no client frame this long: close (None: never)
         self._events = TokenBucket(max_events_per_s, max(1.0, max_events_per_s * EVENT_BURST_S))
         self._vad_down = False  # the VAD worker failed and has not answered since
 
@@ -124,7 +126,11 @@ class SessionDriver:
     async def _read(self, receive: Receive) -> None:
         while self._close is None:
             try:
-                frame = await receive()
+                async with asyncio.timeout(self.idle_timeout_s):
+                    frame = await receive()
+            except TimeoutError:
+                self._idle()
+                break
             except Exception:  # a broken connection reads like a client that went away
                 log.debug("receive failed; ending the session", exc_info=True)
                 return
@@ -139,6 +145,16 @@ class SessionDriver:
                                "reading")
                 return
         await self._drain()
+
+    def _idle(self) -> None:
+        """No frame for ``idle_timeout_s``: say so, then close (a held socket costs a slot)."""
+        message = (f"The session was idle for {self.idle_timeout_s:g} seconds (no client "
+                   "events) and is closed.")
+        self.outbox.put_nowait(ev.error_event({"type": "invalid_request_error",
+                                               "code": "session_idle_timeout",
+                                               "message": message, "param": None,
+                                               "event_id": None}))
+        self._close = (1000, "idle timeout")
 
     async def _expire(self) -> None:
         """The reference's session cap: an ``error`` then close 1001 with the same text."""

@@ -142,6 +142,7 @@ class RealtimeServer:
         driver = SessionDriver(self.backends, config,
                                beta=is_beta(headers, offered), observer=self.observer,
                                max_session_s=self.settings.max_session_s,
+                               idle_timeout_s=self.settings.session_idle_timeout_s or None,
                                max_events_per_s=self.settings.max_events_per_s,
                                limits=self.settings.session_limits())
         recorder = self._recorder(config.model, config.id)

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     # Client events per second per session (a token bucket with a 2 s burst); more are
     # answered with rate_limit_exceeded and dropped. 50 appends/s is a normal microphone.
     max_events_per_s: float = Field(500.0, gt=0)
+    # A session whose client sends nothing at all (no audio, no event) this long gets an
+    # error (session_idle_timeout) and is closed; 0 turns it off. A listening client sends
+    # audio 50 times a second, so only abandoned sockets ever reach it.
+    session_idle_timeout_s: float = Field(900.0, ge=0)
     # What one session keeps (core/limits.py): conversation items, user audio of the
     # newest items (count and seconds), assistant audio of the newest items (count, and
     # seconds per item), out-of-band responses at once.

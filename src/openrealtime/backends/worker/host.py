@@ -23,6 +23,7 @@ import sys
 import threading
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 from ..base import BackendError
@@ -32,13 +33,14 @@ log = logging.getLogger("openrealtime.worker")
 MAX_VAD_STREAMS = 4096  # per-connection VAD states; the least recently used go first
 
 
+@dataclass(slots=True)
 class Handler:
-    """What one role serves: ``calls`` return one value, ``streams`` async-iterate."""
+    """What one role serves: ``calls`` return one value, ``streams`` async-iterate;
+    ``info`` (the model's name and shape) goes to the server with ``ready``."""
 
-    def __init__(self) -> None:
-        self.calls: dict[str, Callable[..., Awaitable[Any]]] = {}
-        self.streams: dict[str, Callable[..., AsyncIterator[Any]]] = {}
-        self.info: dict[str, Any] = {}
+    info: dict[str, Any]
+    calls: dict[str, Callable[..., Awaitable[Any]]] = field(default_factory=dict)
+    streams: dict[str, Callable[..., AsyncIterator[Any]]] = field(default_factory=dict)
 
 
 def _vad(config: dict[str, Any]) -> Handler:
@@ -60,10 +62,8 @@ def _vad(config: dict[str, Any]) -> Handler:
     async def close(stream_id: str) -> None:
         states.pop(stream_id, None)
 
-    handler = Handler()
-    handler.calls.update(score=score, close=close)
-    handler.info.update(name=vad.name, window_samples=vad.window_samples)
-    return handler
+    return Handler({"name": vad.name, "window_samples": vad.window_samples},
+                   calls={"score": score, "close": close})
 
 
 def _stt(config: dict[str, Any]) -> Handler:
@@ -71,10 +71,7 @@ def _stt(config: dict[str, Any]) -> Handler:
 
     stt = WhisperSTT(**config)
     stt.warmup()
-    handler = Handler()
-    handler.calls["transcribe"] = stt.transcribe
-    handler.info.update(name=stt.name)
-    return handler
+    return Handler({"name": stt.name}, calls={"transcribe": stt.transcribe})
 
 
 def _llm(config: dict[str, Any]) -> Handler:
@@ -86,11 +83,8 @@ def _llm(config: dict[str, Any]) -> Handler:
     async def count_tokens(text: str) -> int:
         return llm.count_tokens(text)
 
-    handler = Handler()
-    handler.streams["stream"] = llm.stream
-    handler.calls["count_tokens"] = count_tokens
-    handler.info.update(name=llm.name, context_tokens=llm.context_tokens)
-    return handler
+    return Handler({"name": llm.name, "context_tokens": llm.context_tokens},
+                   calls={"count_tokens": count_tokens}, streams={"stream": llm.stream})
 
 
 def _tts(config: dict[str, Any]) -> Handler:
@@ -98,10 +92,8 @@ def _tts(config: dict[str, Any]) -> Handler:
 
     tts = PiperTTS(**config)
     tts.warmup()
-    handler = Handler()
-    handler.streams["synthesize"] = tts.synthesize
-    handler.info.update(name=tts.name, sample_rate=tts.sample_rate)
-    return handler
+    return Handler({"name": tts.name, "sample_rate": tts.sample_rate},
+                   streams={"synthesize": tts.synthesize})
 
 
 def _vision(config: dict[str, Any]) -> Handler:
@@ -109,10 +101,7 @@ def _vision(config: dict[str, Any]) -> Handler:
 
     vision = LocalVision()
     vision.warmup()
-    handler = Handler()
-    handler.calls["describe"] = vision.describe
-    handler.info.update(name=vision.name)
-    return handler
+    return Handler({"name": vision.name}, calls={"describe": vision.describe})
 
 
 ROLES: dict[str, Callable[[dict[str, Any]], Handler]] = {

@@ -322,6 +322,8 @@ class Worker:
             try:
                 self._spawn()
                 self.restarts += 1
+                if self._closing:  # close() ran while this child was starting
+                    self.close()
                 return
             except BackendError as exc:
                 log.error("%s worker restart failed: %s", self.role, exc.message)
