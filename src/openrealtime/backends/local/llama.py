@@ -71,9 +71,10 @@ AHEAD_PIECES = 3
 # SmolLM2-135M falls into repetition loops ("A lover of all, a lover of all, ..."). A mild
 # penalty on recently used tokens prevents most at the source; measured on 10 loop-prone
 # prompts x 3 seeds at temperature 0.8 (loops caught by runtime.guard): 1.0 -> 5 loops,
-# 1.1 -> 0, 1.2 -> 0, 1.3 -> 2 (and incoherent text). Stronger penalties push the model
-# off words it must repeat (names, the question's terms).
-REPEAT_PENALTY = 1.1
+# 1.1 -> 0, 1.2 -> 0, 1.3 -> 2 (and incoherent text). But 1.1 cost the spoken reply
+# ~35-70 ms at p50 (bench/latency.py, 20 turns, in-process: 437 ms with it, 367 ms
+# without; landed main 369 ms), and runtime.guard already ends a loop cleanly. Off.
+REPEAT_PENALTY = 1.0
 
 
 @dataclass(slots=True)
