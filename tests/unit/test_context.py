@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 
 from openrealtime.backends.tool_result import result_words
 from openrealtime.protocol.items import (
@@ -49,6 +50,20 @@ def test_fit_window_drops_oldest_turns_keeps_system_and_latest() -> None:
     assert len(fitted) < len(messages)
     assert fitted[1:] == messages[len(messages) - len(fitted) + 1:]  # a suffix of the turns
     assert fit_window(messages, words, budget=10_000) == messages
+
+
+def test_fit_window_keeps_the_same_start_for_many_turns() -> None:
+    """Trimming in steps keeps the prompt's start (and the LLM's prompt cache) stable."""
+    messages = [{"role": "system", "content": "sys"}]
+    starts = []
+    for i in range(60):
+        messages.append({"role": "user", "content": f"question {i} " + "w " * 8})
+        messages.append({"role": "assistant", "content": f"answer {i} " + "w " * 8})
+        fitted = fit_window(messages, words, budget=300)
+        assert sum(words(m["content"]) + 4 for m in fitted) <= 300
+        starts.append(fitted[1]["content"])
+    changes = sum(1 for a, b in itertools.pairwise(starts) if a != b)
+    assert changes <= 60 // 5, f"the prompt's start moved {changes} times in 60 turns"
 
 
 def test_fit_window_never_orphans_a_tool_result() -> None:

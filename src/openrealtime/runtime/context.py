@@ -121,11 +121,20 @@ def fit_window(messages: list[dict[str, Any]], count_tokens: Callable[[str], int
     rest = messages[len(head):]
     sizes = [size(m) for m in rest]
     total = sum(size(m) for m in head) + sum(sizes)
-    start = 0
-    while total > budget and start < len(rest) - 1:
-        total -= sizes[start]
+    if total <= budget:
+        return messages
+    # Drop whole steps of the oldest turns (a multiple of half the budget), not just
+    # enough: the kept prompt then starts at the same turn for many turns in a row, so
+    # the LLM's prompt cache still holds it. Dropping just enough moves the start every
+    # turn, and a local model re-reads the whole window each time (SmolLM2 on 2 cores:
+    # ~8 s for 1,800 tokens, bench/conversation.py).
+    step = max(1, budget // 2)
+    target = -(-(total - budget) // step) * step
+    dropped = start = 0
+    while dropped < target and start < len(rest) - 1:
+        dropped += sizes[start]
         start += 1
         while start < len(rest) - 1 and rest[start]["role"] == "tool":
-            total -= sizes[start]
+            dropped += sizes[start]
             start += 1
     return head + rest[start:]

@@ -203,7 +203,10 @@ def main(argv: list[str]) -> int:
         write_message(out, ("fatal", f"{type(exc).__name__}: {exc}"))
         return 1
     asyncio.run(serve(role, handler, sys.stdin.buffer, out))
-    return 0
+    # The server is gone: leave now, without interpreter teardown (a native library's
+    # threads and destructors racing it ended in std::terminate).
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
