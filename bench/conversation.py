@@ -69,6 +69,21 @@ def summary(results: list[TurnResult], restarts: dict[str, int]) -> dict[str, An
             "latency_p95_ms": float(np.percentile(latencies, 95)) if latencies else None}
 
 
+def role_rss(backends: Any) -> dict[str, float]:
+    """RSS of each model worker (and of this process, the server), in MiB."""
+    pids = {"server": "self"} | {role: h["pid"] for role, h in backends.health().items()
+                                 if h.get("pid")}
+    out: dict[str, float] = {}
+    for role, pid in pids.items():
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    out[role] = round(int(line.split()[1]) / 1024)
+        except OSError:
+            pass
+    return out
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=50)
@@ -84,7 +99,10 @@ async def main() -> None:
     rss_start = rss_mb(backends)
     started = time.perf_counter()
 
+    rss_trace: list[float] = []
+
     def progress(index: int, result: TurnResult) -> None:
+        rss_trace.append(round(rss_mb(backends)))
         lat = f"{result.latency_s * 1000:5.0f} ms" if result.latency_s is not None else "   -   "
         print(f"turn {index + 1:2d} [{spoken[index][1]:>14s}] {result.status:10s} {lat}  "
               f"q={result.question[:40]!r} a={result.answer[:50]!r}"
@@ -96,6 +114,8 @@ async def main() -> None:
     after = {role: h.get("restarts", 0) - before[role] for role, h in backends.health().items()}
     figures = summary(results, after) | {"rss_start_mib": rss_start,
                                           "rss_end_mib": rss_mb(backends),
+                                          "rss_every_10_turns_mib": rss_trace[9::10],
+                                          "rss_by_role_mib": role_rss(backends),
                                           "wall_s": time.perf_counter() - started}
     print(f"\n{args.turns} spoken turns in one session (4 voices, real-time pacing):")
     for key, value in figures.items():
