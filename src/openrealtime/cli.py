@@ -84,7 +84,8 @@ async def _ask(args: argparse.Namespace) -> int:
         print(f"latency:  {result.latency_s * 1000:.0f} ms from speech_stopped to first audio, "
               f"{(result.latency_from_speech_end_s or 0) * 1000:.0f} ms from the end of speech")
     print(f"saved {len(result.audio) / RATE:.2f} s of audio to {args.output}")
-    return 0 if result.status == "completed" else 1
+    # "incomplete": an answer cut short (its length cap, or the loop guard) is an answer.
+    return 0 if result.status in ("completed", "incomplete") else 1
 
 
 def _say(args: argparse.Namespace) -> int:

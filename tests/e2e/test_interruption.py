@@ -60,7 +60,8 @@ async def test_barge_in_truncates_to_what_was_heard(
         assert done["response"]["status"] == "cancelled"
         assert done["response"]["status_details"]["reason"] == "turn_detected"
     else:  # generation (16x faster than playback) had finished: only truncation applies
-        assert done["response"]["status"] == "completed"
+        # (incomplete: the output guard may end an unseeded answer that loops)
+        assert done["response"]["status"] in ("completed", "incomplete")
     truncated = result.of_type("conversation.item.truncated")
     assert truncated and truncated[0]["audio_end_ms"] == result.played_ms
 
