@@ -151,14 +151,24 @@ async def test_hung_worker_is_killed_and_restarted(backends: Backends) -> None:
 
 
 async def test_phonemizer_segfault_stays_in_its_worker(backends: Backends) -> None:
-    """The string that segfaults espeak-ng, sent straight to the TTS (no normaliser)."""
+    """The string that segfaults espeak-ng, sent straight to the TTS (no normaliser).
+
+    The crash is not certain on every call (``"R.T." * 50`` crashed 6 runs of 8, ``* 100``
+    8 of 8), so it is sent until it crashes, at most five times.
+    """
     worker = worker_of(backends, "tts")
-    restarts = worker.health()["restarts"]
-    with pytest.raises(BackendError) as caught:
-        async for _ in backends.tts.synthesize("K." + "R.T." * 50):
-            pass
-    assert caught.value.code == "worker_crashed"
-    assert "SIGSEGV" in caught.value.message
+    crash: BackendError | None = None
+    for _ in range(5):
+        restarts = worker.health()["restarts"]
+        try:
+            async for _chunk in backends.tts.synthesize("K." + "R.T." * 200):
+                pass
+        except BackendError as exc:
+            crash = exc
+            break
+    assert crash is not None, "espeak-ng did not crash on the reproduction"
+    assert crash.code == "worker_crashed"
+    assert "SIGSEGV" in crash.message
     await wait_ready(worker, restarts)
     audio = [chunk async for chunk in backends.tts.synthesize("Still here.")]
     assert sum(len(chunk) for chunk in audio) > 0
@@ -262,3 +272,33 @@ async def test_worker_over_its_memory_cap_is_killed_and_restarted() -> None:
         assert "ran out of memory" in (worker.health()["last_exit"] or "")
     finally:
         worker.close()
+
+
+async def test_a_hung_worker_never_blocks_other_sessions(backends: Backends) -> None:
+    """Five seconds of audio (320 KB) for a frozen STT worker: more than a pipe holds.
+    The write waits in the worker's writer thread; the event loop serves everyone else."""
+    worker = worker_of(backends, "stt")
+    restarts = worker.health()["restarts"]
+    noise = np.random.default_rng(0).normal(0, 0.05, 24000 * 5).astype(np.float32)
+    item = {"type": "message", "role": "user", "content": [
+        {"type": "input_audio",
+         "audio": base64.b64encode((noise * 32767).astype("<i2").tobytes()).decode()}]}
+    app = create_app(Settings(), backends=backends)
+    async with running_server(app) as url:
+        ws, other = await connect(url), await connect(url)
+        await send(ws, {"type": "session.update", "session": {
+            "type": "realtime", "audio": {"input": {"transcription": {"model": "whisper-1"},
+                                                    "turn_detection": None}}}})
+        os.kill(worker.pid, signal.SIGSTOP)
+        await send(ws, {"type": "conversation.item.create", "item": item})
+        await send(other, {"type": "session.update",
+                           "session": {"type": "realtime", "instructions": "ping"}})
+        # Well before the watchdog's STALL_S: the other session is served at once.
+        updated = (await collect_until(other, "session.updated", within=STALL_S / 2))[-1]
+        assert updated["session"]["instructions"] == "ping"
+        failed = (await collect_until(
+            ws, "conversation.item.input_audio_transcription.failed", within=STALL_S + 10))[-1]
+        assert "stalled" in failed["error"]["message"]
+        await wait_ready(worker, restarts)
+        await ws.close()
+        await other.close()

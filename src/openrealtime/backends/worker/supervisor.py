@@ -22,6 +22,7 @@ import itertools
 import json
 import logging
 import os
+import queue
 import signal
 import subprocess
 import sys
@@ -61,6 +62,17 @@ class _Child:
     started: float
     info: dict[str, Any]
     kill_reason: str | None = None
+    # Messages for the child, written by its own thread: a hung child with a full pipe
+    # then blocks that thread, never the event loop (and so never the other sessions).
+    outbox: queue.SimpleQueue[tuple[Any, ...] | None] = field(default_factory=queue.SimpleQueue)
+
+    def write_all(self) -> None:
+        """The writer thread: send queued messages in order until told to stop."""
+        while (message := self.outbox.get()) is not None:
+            try:
+                write_message(self.process.stdin, message)  # type: ignore[arg-type]
+            except (OSError, ValueError):  # the child is gone; its reader fails the requests
+                return
 
 
 class Worker:
@@ -83,7 +95,6 @@ class Worker:
         self.info: dict[str, Any] = {}
         self._child: _Child | None = None
         self._lock = threading.Lock()
-        self._write_lock = threading.Lock()
         self._ready = threading.Event()
         self._requests: dict[int, _Request] = {}
         self._ids = itertools.count(1)
@@ -167,6 +178,8 @@ class Worker:
             self._ready.set()
         threading.Thread(target=self._read, args=(child,), daemon=True,
                          name=f"{self.role}-reader").start()
+        threading.Thread(target=child.write_all, daemon=True,
+                         name=f"{self.role}-writer").start()
         log.info("%s worker ready (pid %d, %s) in %.1f s", self.role, process.pid,
                  child.info.get("name"), time.monotonic() - started)
 
@@ -261,12 +274,9 @@ class Worker:
         if child is None:
             raise BackendError(f"the {self.role} worker is not running",
                                code="worker_unavailable")
-        try:
-            with self._write_lock:
-                write_message(child.process.stdin, message)  # type: ignore[arg-type]
-        except (OSError, ValueError) as exc:  # a dead child's pipe; the reader notices too
-            raise BackendError(f"the {self.role} worker is gone: {exc}",
-                               code="worker_crashed") from exc
+        if child.process.poll() is not None:
+            raise BackendError(f"the {self.role} worker is gone", code="worker_crashed")
+        child.outbox.put(message)
 
     def _forget(self, rid: int, *, cancel: bool) -> None:
         with self._lock:
@@ -292,6 +302,7 @@ class Worker:
         except (WireClosed, OSError, ValueError, EOFError):
             pass
         code = child.process.wait()
+        child.outbox.put(None)  # stop its writer thread
         for pipe in (child.process.stdin, child.process.stdout):
             with contextlib.suppress(OSError):
                 pipe.close()  # type: ignore[union-attr]
