@@ -83,19 +83,24 @@ async def until_done(conn: Any, events: list[Any] | None = None) -> Any:
     raise AssertionError("connection closed")
 
 
+async def ask_planetarium(conn: Any, modality: str, question: str, choice: Any) -> None:
+    """The planetarium session with TOOLS, one typed question, a response with ``choice``."""
+    await conn.session.update(session={
+        "type": "realtime", "output_modalities": [modality], "tools": TOOLS,
+        "instructions": "You control a planetarium. Use the tools."})
+    await conn.conversation.item.create(item={
+        "type": "message", "role": "user",
+        "content": [{"type": "input_text", "text": question}]})
+    await conn.response.create(response={"tool_choice": choice})
+
+
 @pytest.mark.parametrize(("question", "choice"), ASKS, ids=["named", "chart", "required"])
 async def test_local_llm_tool_call_is_valid(seeded: Backends, question: str,
                                             choice: Any) -> None:
     app = create_app(Settings(), backends=seeded)
     async with running_server(app) as url:
         async with client(url).realtime.connect(model="gpt-realtime") as conn:
-            await conn.session.update(session={
-                "type": "realtime", "output_modalities": ["text"], "tools": TOOLS,
-                "instructions": "You control a planetarium. Use the tools."})
-            await conn.conversation.item.create(item={
-                "type": "message", "role": "user",
-                "content": [{"type": "input_text", "text": question}]})
-            await conn.response.create(response={"tool_choice": choice})
+            await ask_planetarium(conn, "text", question, choice)
             done = await until_done(conn)
             assert done.response.status == "completed"
             call = done.response.output[-1]
@@ -121,13 +126,7 @@ async def test_local_llm_speaks_after_a_tool_result(seeded: Backends) -> None:
     app = create_app(Settings(), backends=seeded)
     async with running_server(app) as url:
         async with client(url).realtime.connect(model="gpt-realtime") as conn:
-            await conn.session.update(session={
-                "type": "realtime", "output_modalities": ["audio"], "tools": TOOLS,
-                "instructions": "You control a planetarium. Use the tools."})
-            await conn.conversation.item.create(item={
-                "type": "message", "role": "user",
-                "content": [{"type": "input_text", "text": "Where is the space station?"}]})
-            await conn.response.create(response={"tool_choice": "required"})
+            await ask_planetarium(conn, "audio", "Where is the space station?", "required")
             call = (await until_done(conn)).response.output[-1]
             assert call.type == "function_call"
             await conn.conversation.item.create(item={

@@ -79,12 +79,8 @@ def _llm(config: dict[str, Any]) -> Handler:
 
     llm = LlamaLLM(**config)
     llm.warmup()
-
-    async def count_tokens(text: str) -> int:
-        return llm.count_tokens(text)
-
     return Handler({"name": llm.name, "context_tokens": llm.context_tokens},
-                   calls={"count_tokens": count_tokens}, streams={"stream": llm.stream})
+                   streams={"stream": llm.stream})
 
 
 def _tts(config: dict[str, Any]) -> Handler:
