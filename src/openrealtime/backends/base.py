@@ -159,6 +159,50 @@ class Vision(Protocol):
     async def describe(self, image: bytes, mime: str, *, detail: str = "auto") -> str: ...
 
 
+# ----------------------------------------------------------------------------- turns
+
+
+@runtime_checkable
+class EndOfTurn(Protocol):
+    """An end-of-turn model: has the speaker finished, judging by how it sounds?"""
+
+    async def score(self, audio: Float32Array) -> float:
+        """P(the turn is complete) for the utterance so far (16 kHz float32)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class EchoOutput:
+    """What an echo canceller gives back for one chunk (all arrays the same length).
+
+    ``cleaned``: the microphone without the echo (for speech recognition); ``heard``:
+    the microphone as it was, aligned with ``cleaned`` (for the VAD); ``near_db``: per
+    sample, how many dB the microphone rises above the echo the far end explains
+    (``inf`` where no echo is possible). A canceller may leave the last two None.
+    """
+
+    cleaned: Float32Array
+    heard: Float32Array | None = None
+    near_db: Float32Array | None = None
+
+
+@runtime_checkable
+class EchoStream(Protocol):
+    """One session's echo canceller state."""
+
+    async def process(self, mic: Float32Array, far: Float32Array) -> EchoOutput:
+        """``mic`` without the echo of ``far`` (both 16 kHz, same length); the output
+        may lag the input by a fixed latency (same length in, same length out)."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class EchoCanceller(Protocol):
+    def stream(self) -> EchoStream: ...
+
+
 @dataclass(slots=True)
 class Backends:
     """The model set shared by every session of a server process."""
@@ -169,11 +213,16 @@ class Backends:
     tts: TTS
     names: dict[str, str] = field(default_factory=dict)
     vision: Vision | None = None  # None: images enter the context as "[image]"
+    turn: EndOfTurn | None = None  # None: semantic_vad falls back to silence by eagerness
+    echo: EchoCanceller | None = None  # None: the input is not echo-cancelled
 
     def roles(self) -> dict[str, Any]:
-        roles = {"vad": self.vad, "stt": self.stt, "llm": self.llm, "tts": self.tts}
-        if self.vision is not None:
-            roles["vision"] = self.vision
+        roles: dict[str, Any] = {"vad": self.vad, "stt": self.stt, "llm": self.llm,
+                                 "tts": self.tts}
+        for role, backend in (("vision", self.vision), ("turn", self.turn),
+                              ("echo", self.echo)):
+            if backend is not None:
+                roles[role] = backend
         return roles
 
     def health(self) -> dict[str, dict[str, Any]]:

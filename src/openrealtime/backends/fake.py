@@ -12,6 +12,7 @@ import numpy as np
 
 from .base import (
     Backends,
+    EchoOutput,
     Finished,
     Float32Array,
     Int16Array,
@@ -135,8 +136,40 @@ class FakeTTS:
             yield tone[start:start + step]
 
 
+@dataclass
+class FakeEndOfTurn:
+    """Says every utterance is finished with ``probability`` (after ``delay_s``)."""
+
+    probability: float = 0.9
+    delay_s: float = 0.0
+    calls: deque[int] = field(default_factory=lambda: deque(maxlen=RECORDED))
+
+    async def score(self, audio: Float32Array) -> float:
+        self.calls.append(len(audio))
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        return self.probability
+
+
+class _PassThrough:
+    async def process(self, mic: Float32Array, far: Float32Array) -> EchoOutput:
+        return EchoOutput(mic)
+
+    async def aclose(self) -> None:
+        pass
+
+
+class FakeEcho:
+    """An echo canceller that removes nothing (the input path, without the DSP)."""
+
+    name = "pass-through"
+
+    def stream(self) -> _PassThrough:
+        return _PassThrough()
+
+
 def fake_backends(**overrides: object) -> Backends:
     parts: dict[str, object] = {"vad": FakeVAD(), "stt": FakeSTT(), "llm": FakeLLM(),
-                                "tts": FakeTTS()}
+                                "tts": FakeTTS(), "turn": FakeEndOfTurn(), "echo": FakeEcho()}
     parts.update(overrides)
     return Backends(names={k: type(v).__name__ for k, v in parts.items()}, **parts)  # type: ignore[arg-type]

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from openrealtime.backends.base import LLM, Backends
+from openrealtime.backends.base import LLM, BackendError, Backends, EchoOutput
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -45,17 +45,22 @@ def load_local_backends(
     isolate: bool = True,
     workers: WorkerOptions | None = None,
     llm_timeouts: dict[str, float] | None = None,
+    end_of_turn: bool = True,
+    echo_cancellation: bool = True,
 ) -> Backends:
-    """Load Silero VAD, Whisper tiny.en, SmolLM2 (or a remote LLM) and Piper.
+    """Load Silero VAD, Whisper tiny.en, SmolLM2 (or a remote LLM) and Piper, and where
+    their packages are installed Smart Turn (``end_of_turn``, for semantic_vad) and the
+    WebRTC echo canceller (``echo_cancellation``).
 
     With ``llm_url`` the LLM is any OpenAI-compatible endpoint
     (``{llm_url}/chat/completions``) and ``llm_model`` names the model there.
     With ``isolate`` (the default) each local model runs in a worker process.
     """
+    extras = _input_roles(end_of_turn, echo_cancellation)
     if isolate:
         return _load_workers(llm_url, llm_model, llm_api_key, n_threads, stt_short_window,
                              vlm_url, vlm_model, vlm_api_key, workers or WorkerOptions(),
-                             llm_timeouts or {})
+                             llm_timeouts or {}, extras)
     from openrealtime.backends.local.piper import PiperTTS
     from openrealtime.backends.local.silero import SileroVAD
     from openrealtime.backends.local.whisper import WhisperSTT
@@ -65,10 +70,41 @@ def load_local_backends(
     llm, llm_name = _load_llm(llm_url, llm_model, llm_api_key, n_threads, llm_timeouts or {})
     tts = _timed("tts", PiperTTS, warm=True)
     vision = _load_vision(vlm_url, vlm_model, vlm_api_key)
-    names = {"vad": vad.name, "stt": stt.name, "llm": llm_name, "tts": tts.name}
-    if vision is not None:
-        names["vision"] = vision.name
-    return Backends(vad=vad, stt=stt, llm=llm, tts=tts, names=names, vision=vision)
+    turn: Any = None
+    echo: Any = None
+    if "turn" in extras:
+        from openrealtime.backends.local.smart_turn import SmartTurn
+
+        turn = _timed("turn", SmartTurn, warm=True)
+    if "echo" in extras:
+        from openrealtime.backends.local.echo import EchoCancellers
+
+        echo = _InProcessEcho(_timed("echo", EchoCancellers, warm=True))
+    backends = Backends(vad=vad, stt=stt, llm=llm, tts=tts, vision=vision, turn=turn,
+                        echo=echo)
+    backends.names = {role: str(getattr(b, "name", role)) for role, b in backends.roles().items()}
+    backends.names["llm"] = llm_name
+    return backends
+
+
+def _input_roles(end_of_turn: bool, echo_cancellation: bool) -> set[str]:
+    """The optional input-side models whose packages are installed."""
+    roles = set()
+    if end_of_turn:
+        try:
+            from openrealtime.backends.local.smart_turn import smart_turn_model_path
+
+            smart_turn_model_path()
+            roles.add("turn")
+        except BackendError as exc:
+            logger.warning("semantic_vad without its model (silence by eagerness): %s",
+                           exc.message)
+    if echo_cancellation:
+        if _has_module("livekit"):
+            roles.add("echo")
+        else:
+            logger.warning("echo cancellation off: the livekit package is not installed")
+    return roles
 
 
 def _load_vision(url: str | None, model: str | None, api_key: str | None) -> Any:
@@ -99,13 +135,15 @@ def _remote_llm(url: str, model: str | None, api_key: str | None,
 def _load_workers(llm_url: str | None, llm_model: str | None, llm_api_key: str | None,
                   n_threads: int, stt_short_window: bool, vlm_url: str | None,
                   vlm_model: str | None, vlm_api_key: str | None, options: WorkerOptions,
-                  llm_timeouts: dict[str, float]) -> Backends:
+                  llm_timeouts: dict[str, float], extras: set[str]) -> Backends:
     """Start one worker per local model role, all at once, and wait until each is ready."""
     from openrealtime.backends.worker import (
         Worker,
+        WorkerEcho,
         WorkerLLM,
         WorkerSTT,
         WorkerTTS,
+        WorkerTurn,
         WorkerVAD,
         WorkerVision,
     )
@@ -117,7 +155,15 @@ def _load_workers(llm_url: str | None, llm_model: str | None, llm_api_key: str |
         configs["llm"] = {"n_threads": n_threads}
     if not vlm_url and _has_module("rapidocr_onnxruntime"):
         configs["vision"] = {}
-    workers = {role: Worker(role, config, stall_s=options.vad_stall_s if role == "vad"
+    if "turn" in extras:
+        # One thread (two are slower once the cores are busy), and a lower priority: the
+        # decision matters once the draft has audio to play, and the draft's LLM and TTS
+        # must not wait for it (on 2 cores they did, by ~100 ms).
+        configs["turn"] = {"threads": 1, "nice": 10}
+    if "echo" in extras:
+        configs["echo"] = {}
+    quick = ("vad", "turn", "echo")  # they answer in milliseconds: a hang shows fast
+    workers = {role: Worker(role, config, stall_s=options.vad_stall_s if role in quick
                             else options.stall_s, max_rss_mb=options.max_rss_mb,
                             ready_wait_s=options.ready_wait_s)
                for role, config in configs.items()}
@@ -143,10 +189,10 @@ def _load_workers(llm_url: str | None, llm_model: str | None, llm_api_key: str |
     else:
         logger.warning("vision: rapidocr not installed; images enter the context as [image]")
     backends = Backends(vad=WorkerVAD(workers["vad"]), stt=WorkerSTT(workers["stt"]), llm=llm,
-                        tts=WorkerTTS(workers["tts"]), vision=vision)
-    backends.names = {role: getattr(getattr(backends, role), "name", role)
-                      for role in ("vad", "stt", "llm", "tts", "vision")
-                      if getattr(backends, role) is not None}
+                        tts=WorkerTTS(workers["tts"]), vision=vision,
+                        turn=WorkerTurn(workers["turn"]) if "turn" in workers else None,
+                        echo=WorkerEcho(workers["echo"]) if "echo" in workers else None)
+    backends.names = {role: str(getattr(b, "name", role)) for role, b in backends.roles().items()}
     return backends
 
 
@@ -183,3 +229,30 @@ def _timed(role: str, load: Callable[[], T], *, warm: bool) -> T:
         time.perf_counter() - loaded,
     )
     return backend
+
+
+class _InProcessEcho:
+    """The echo cancellers in this process, as the EchoCanceller Protocol."""
+
+    def __init__(self, cancellers: Any) -> None:
+        self.cancellers = cancellers
+        self.name = cancellers.name
+
+    def stream(self) -> _InProcessEchoStream:
+        return _InProcessEchoStream(self.cancellers)
+
+
+class _InProcessEchoStream:
+    _ids = iter(range(1, 1 << 62))
+
+    def __init__(self, cancellers: Any) -> None:
+        self.cancellers = cancellers
+        self.id = f"in-process-{next(self._ids)}"
+
+    async def process(self, mic: Any, far: Any) -> EchoOutput:
+        canceller = self.cancellers.get(self.id)
+        cleaned = canceller.process(mic, far)
+        return EchoOutput(cleaned, near_db=canceller.near_db)
+
+    async def aclose(self) -> None:
+        self.cancellers.close(self.id)

@@ -28,6 +28,26 @@ class ScoreSpeech:
 
 
 @dataclass(frozen=True, slots=True)
+class CancelEcho:
+    """Remove the echo of ``far`` (what the client is playing, 16 kHz) from ``mic``
+    (16 kHz) and report :class:`EchoCancelled`. The canceller works in 10 ms frames: it
+    may give back fewer samples than it got, holding the rest for the next call."""
+
+    mic: Float32Array
+    far: Float32Array
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreTurn:
+    """Ask the end-of-turn model whether the user has finished; report
+    :class:`TurnScored` echoing ``speculation`` (the pause it belongs to)."""
+
+    item_id: str
+    speculation: int
+    audio: Float32Array  # 16 kHz, the utterance so far (at most the model's window)
+
+
+@dataclass(frozen=True, slots=True)
 class StartTranscription:
     """Transcribe ``audio`` and report the result, echoing ``speculation``.
 
@@ -92,8 +112,28 @@ class ResponsePlan:
 
 @dataclass(frozen=True, slots=True)
 class StartResponse:
+    """Generate a response. A ``draft`` is the speculative reply to a turn that has not
+    ended yet: the runtime runs it but holds everything it produces until
+    :class:`AdoptDraft` lets it out or :class:`DiscardDraft` drops it without a trace."""
+
     response_id: str
     plan: ResponsePlan
+    draft: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AdoptDraft:
+    """The turn ended as the draft assumed: release what it holds, in order, as the
+    facts of the (now announced) response, and let the rest flow."""
+
+    response_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class DiscardDraft:
+    """Speech resumed (or the conversation changed): stop the draft, drop its output."""
+
+    response_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,11 +149,15 @@ class CloseSession:
 
 Effect = (
     ScoreSpeech
+    | CancelEcho
+    | ScoreTurn
     | StartTranscription
     | CancelTranscription
     | ForgetItem
     | DescribeImage
     | StartResponse
+    | AdoptDraft
+    | DiscardDraft
     | CancelResponse
     | CloseSession
 )
@@ -124,6 +168,27 @@ Effect = (
 @dataclass(frozen=True, slots=True)
 class SpeechScored:
     probabilities: list[float]
+
+
+@dataclass(frozen=True, slots=True)
+class EchoCancelled:
+    """The canceller's output, all for the same (16 kHz) samples: ``samples`` without
+    the echo (what speech recognition hears); ``heard``: the microphone as it was, for the
+    VAD (the canceller's suppressor mutes the start of a barge-in); ``near_db``: how far
+    the microphone rises above the echo the far end explains (inf: no echo possible).
+    A canceller without an echo estimate leaves the last two None."""
+
+    samples: Float32Array
+    heard: Float32Array | None = None
+    near_db: Float32Array | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TurnScored:
+    """The end-of-turn model's P(finished); None if the model failed."""
+
+    speculation: int
+    probability: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,6 +259,8 @@ class ResponseFailed:
 
 Fact = (
     SpeechScored
+    | EchoCancelled
+    | TurnScored
     | TranscriptionCompleted
     | TranscriptionFailed
     | TextProduced

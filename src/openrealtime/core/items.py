@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..audio import AudioFormat, pcm16_to_float32, resample
+from ..protocol import server_events as ev
 from ..protocol.errors import ProtocolError
 from ..protocol.items import (
     ALLOWED_CONTENT,
@@ -146,3 +147,52 @@ def build_context(inputs: list[Any], conversation: Conversation) -> list[AnyItem
         else:
             items.append(entry)
     return items
+
+
+# ------------------------------------------------------- client events on items
+
+
+def retrieve_item(conversation: Conversation, item_id: str,
+                  out_fmt: AudioFormat) -> ev.ConversationItemRetrieved:
+    item = conversation.get(item_id)
+    if item is None:
+        raise ProtocolError(f"Item with item_id not found: {item_id}",
+                            code="item_retrieve_invalid_item_id", param="item_id")
+    return ev.ConversationItemRetrieved(item=retrieve_copy(item, conversation, out_fmt))
+
+
+def truncate_item(conversation: Conversation, e: Any,
+                  retained_items: int) -> ev.ConversationItemTruncated:
+    """``conversation.item.truncate``: keep the audio that was played, and its words."""
+    item = conversation.get(e.item_id)
+    audio = conversation.output_audio.get(e.item_id)
+    if item is None:
+        raise ProtocolError(f"Item with item_id not found: {e.item_id}",
+                            code="item_truncate_invalid_item_id", param="item_id")
+    assistant = item.type == "message" and item.role == "assistant"
+    if assistant and e.item_id in conversation.released:
+        raise ProtocolError(
+            "Cannot truncate: the audio of this item is no longer retained (the session "
+            f"keeps the audio of its last {retained_items} assistant items only).",
+            code="invalid_value", param="item_id")
+    if not assistant or audio is None:
+        raise ProtocolError("Only assistant messages with audio can be truncated.",
+                            code="invalid_value", param="item_id")
+    if e.content_index != 0:
+        raise ProtocolError("Invalid 'content_index': the item has one content part.",
+                            code="invalid_value", param="content_index")
+    if e.audio_end_ms > audio.duration_ms():
+        raise ProtocolError(
+            f"Audio content of {audio.duration_ms()}ms is already shorter than "
+            f"{e.audio_end_ms}ms", code="invalid_value", param="audio_end_ms")
+    heard = audio.truncate(e.audio_end_ms * audio.sample_rate // 1000)
+    item.content = [OutputAudioPart(transcript=heard)]  # type: ignore[union-attr]
+    return ev.ConversationItemTruncated(item_id=e.item_id, content_index=0,
+                                        audio_end_ms=e.audio_end_ms)
+
+
+def delete_item(conversation: Conversation, item_id: str) -> ev.ConversationItemDeleted:
+    if not conversation.delete(item_id):
+        raise ProtocolError(f"Item with item_id not found: {item_id}",
+                            code="item_delete_invalid_item_id", param="item_id")
+    return ev.ConversationItemDeleted(item_id=item_id)

@@ -4,21 +4,27 @@ No asyncio, no clock, no models. The runtime feeds it validated client events
 (:meth:`handle`) and backend facts (:meth:`on_fact`) and executes the effects it
 returns, in order. Stale facts (an ended response's id) are ignored, which orders
 cancellation without locks.
+
+The input side — audio intake, speech start/stop, the pending turn, the end-of-turn
+decision and the speculative reply — is the :class:`.listener.Listener`; the session
+acts on its signals: it announces and commits turns, and starts, adopts or discards
+the responses that answer them.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from typing import Any, Literal, TypeAlias
 
-from ..audio import AudioFormat, Framer, SampleRing, StreamResampler
+from ..audio import AudioFormat
 from ..protocol import client_events as ce
 from ..protocol import server_events as ev
 from ..protocol.errors import ProtocolError
 from ..protocol.ids import item_id as new_item_id
 from ..protocol.ids import response_id as new_response_id
-from ..protocol.items import InputAudioPart, MessageItem, OutputAudioPart
+from ..protocol.items import InputAudioPart, MessageItem
 from ..protocol.session import RealtimeSession, apply_update
 from . import effects as fx
 from .conversation import Conversation
@@ -27,86 +33,65 @@ from .items import (
     check_new_item,
     decode_images,
     decode_input_audio,
-    retrieve_copy,
+    delete_item,
+    retrieve_item,
+    truncate_item,
 )
 from .limits import SessionLimits
-from .pending import FINAL, PendingTurn, Speculation, TranscriptionResult
+from .listener import SAMPLE_RATE, Commit, DraftWanted, Listener, TurnBegan, audio_format
+from .pending import FINAL, Speculation, TranscriptionResult
 from .response import ResponseState
-from .turn import (
-    EAGERNESS_SILENCE_MS,
-    PauseBegan,
-    SpeechBegan,
-    SpeechEnded,
-    SpeechResumed,
-    TurnDetector,
-)
 
-SAMPLE_RATE = 16_000  # the input timeline (VAD and STT rate)
-VAD_WINDOW = 512
-MIN_COMMIT_MS = 100
-# Speculative transcription starts after this much pause (see TurnDetector).
-SPECULATION_HOLD_MS = 90
 DEFAULT_LIMITS = SessionLimits()
 Output: TypeAlias = ev.ServerEvent | fx.Effect
-
-
-def audio_format(fmt: Any) -> AudioFormat:
-    return {"audio/pcm": AudioFormat("pcm16", 24000), "audio/pcmu": AudioFormat("pcmu", 8000),
-            "audio/pcma": AudioFormat("pcma", 8000)}[fmt.type]
-
-
-def ms(samples: int) -> int:
-    return samples * 1000 // SAMPLE_RATE
+# Client events that cannot change what a draft answers (see Session.revision).
+_DRAFT_SAFE = frozenset({"input_audio_buffer.append", "input_audio_buffer.commit",
+                         "input_audio_buffer.clear", "conversation.item.retrieve"})
 
 
 class Session:
-    """One realtime session's protocol state; ``limits`` caps what it keeps in memory."""
+    """One realtime session's protocol state; ``limits`` caps what it keeps in memory.
+
+    ``echo``: the input goes through the echo canceller (the runtime has one);
+    ``backchannel_ms``: speech this short while the assistant talks may be a
+    backchannel ("mm-hmm") that does not interrupt it (0: any speech interrupts).
+    """
 
     def __init__(self, config: RealtimeSession, *, beta: bool = False,
-                 input_capacity_s: int = 120, limits: SessionLimits = DEFAULT_LIMITS) -> None:
+                 input_capacity_s: int = 120, limits: SessionLimits = DEFAULT_LIMITS,
+                 echo: bool = False, backchannel_ms: int = 0) -> None:
         self.config = config
         self.beta = beta  # the beta dialect still has session.temperature
         self.limits = limits
         self.conversation = Conversation(limits)
-        self.ring = SampleRing(SAMPLE_RATE * input_capacity_s)
-        self.framer = Framer(VAD_WINDOW)
         self.responses: dict[str, ResponseState] = {}
         self.inband: str | None = None
         self.last_response: str | None = None
         self.voice_locked = False
-        self.buffer_start = 0  # first sample of the uncommitted input buffer
-        self.pending = PendingTurn()  # the turn announced by speech_started
+        # Counts the changes a draft cannot know about (session and conversation edits,
+        # responses): a draft started at another revision is not adopted.
+        self.revision = 0
         # Committed items whose transcript is still coming, and the ``speculation``
         # number of the one result that counts: one `completed` per item, ever.
         self.awaiting: dict[str, int] = {}
-        # Input sample index at which server VAD's idle_timeout_ms fires (None: off).
-        self.idle_deadline: int | None = None
-        self._configure_input()
-
-    # ------------------------------------------------------------ configuration
-
-    def _configure_input(self) -> None:
-        fmt = audio_format(self.config.audio.input.format)
-        self.input_format = fmt
-        # "QQ" (cubic) has a 1-sample delay where "HQ" holds back ~16 ms: on the input
-        # side that delay would add straight to turn-detection latency, and speech
-        # recognition does not need studio-grade filtering.
-        self.resampler = StreamResampler(fmt.sample_rate, SAMPLE_RATE, quality="QQ")
-        td = self.config.audio.input.turn_detection
-        position = self.framer_position()
-        if td is None:
-            self.turn = None
-            return
-        silence_ms = (td.silence_duration_ms if td.type == "server_vad"
-                      else EAGERNESS_SILENCE_MS[td.eagerness])
-        threshold = td.threshold if td.type == "server_vad" else 0.5
-        self.turn = TurnDetector(threshold=threshold, silence_samples=silence_ms * 16,
-                                 window=VAD_WINDOW, hold_samples=SPECULATION_HOLD_MS * 16)
-        self.turn.reset(position)
-
-    def framer_position(self) -> int:
-        """Sample index at the end of the last complete VAD window."""
-        return self.ring.end - self.framer.pending
+        self.listener = Listener(config.audio.input, capacity_s=input_capacity_s, echo=echo,
+                                 backchannel_ms=backchannel_ms,
+                                 draft_revision=self._draft_revision)
+        self._handlers: dict[str, Callable[[Any], list[Output]]] = {
+            "session.update": self._session_update,
+            "input_audio_buffer.append": self._append,
+            "input_audio_buffer.commit": lambda e: self._signals(self.listener.commit()),
+            "input_audio_buffer.clear": lambda e: self._signals(self.listener.clear()),
+            "conversation.item.create": self._item_create,
+            "conversation.item.retrieve": lambda e: [retrieve_item(
+                self.conversation, e.item_id, self.output_format)],
+            "conversation.item.truncate": self._item_truncate,
+            "conversation.item.delete": self._item_delete,
+            "response.create": self._response_create,
+            "response.cancel": self._response_cancel,
+            "output_audio_buffer.clear": self._output_audio_clear,
+            "session.close": self._session_close,
+        }
 
     @property
     def output_format(self) -> AudioFormat:
@@ -119,63 +104,35 @@ class Session:
 
     def handle(self, event: Any) -> list[Output]:
         """Apply one validated client event. Raises ProtocolError, changing nothing."""
-        handler = getattr(self, "_on_" + event.type.replace(".", "_"))
-        result: list[Output] = handler(event)
+        result = self._handlers[event.type](event)
+        if event.type not in _DRAFT_SAFE:
+            self.revision += 1
+            result += self.listener.drop_draft()
         return result + self._forget_dropped()
 
-    def _on_session_update(self, e: ce.SessionUpdate) -> list[Output]:
+    def _session_update(self, e: ce.SessionUpdate) -> list[Output]:
         old = self.config
         self.config = apply_update(old, e.session, voice_locked=self.voice_locked,
                                    allow_temperature=self.beta)
-        if (old.audio.input.format != self.config.audio.input.format
-                or old.audio.input.turn_detection != self.config.audio.input.turn_detection):
-            self._configure_input()
-        return [ev.SessionUpdated(session=self.config)]
+        out: list[Output] = [ev.SessionUpdated(session=self.config)]
+        if old.audio.input != self.config.audio.input:
+            reset = (old.audio.input.format != self.config.audio.input.format
+                     or old.audio.input.turn_detection != self.config.audio.input.turn_detection)
+            if reset:
+                out = self._signals(self.listener.configure(self.config.audio.input)) + out
+            else:
+                self.listener.config = self.config.audio.input
+        return out
 
-    def _on_input_audio_buffer_append(self, e: ce.InputAudioBufferAppend) -> list[Output]:
+    def _append(self, e: ce.InputAudioBufferAppend) -> list[Output]:
         try:
-            raw = base64.b64decode(e.audio, validate=True)
-            samples = self.input_format.decode(raw)
+            return self._signals(self.listener.append(base64.b64decode(e.audio, validate=True)))
         except (binascii.Error, ValueError):
             raise ProtocolError(
                 "Invalid 'audio'. Expected base64-encoded audio bytes (mono PCM16 at 24kHz) "
                 "but got an invalid value.", code="invalid_value", param="audio") from None
-        x16 = self.resampler.process(samples)
-        self.ring.write(x16)
-        windows = self.framer.push(x16)
-        if not windows:
-            return []
-        if self.turn is None:
-            return []
-        return [fx.ScoreSpeech(windows)]
 
-    def _on_input_audio_buffer_commit(self, e: ce.InputAudioBufferCommit) -> list[Output]:
-        available = self.ring.end - self.buffer_start
-        if available < MIN_COMMIT_MS * 16 - 16:  # allow the resampler's 1-sample delay
-            raise ProtocolError(
-                "Error committing input audio buffer: buffer too small. Expected at least "
-                f"{MIN_COMMIT_MS}ms of audio, but buffer only has {available / 16:.2f}ms of audio.",
-                code="input_audio_buffer_commit_empty")
-        # A manual commit takes the whole buffer, not the speculated span: its own
-        # transcription replaces a speculation still running (whose result is then stale).
-        item = self.pending.item_id or new_item_id()
-        self.pending.end()
-        if self.turn is not None:
-            self.turn.reset(self.framer_position())
-        return self._commit(item, self.buffer_start, self.ring.end, None)
-
-    def _on_input_audio_buffer_clear(self, e: ce.InputAudioBufferClear) -> list[Output]:
-        out: list[Output] = []
-        item_id = self.pending.item_id
-        if self.pending.end() is not None and item_id is not None:
-            out.append(fx.CancelTranscription(item_id))
-        self.buffer_start = self.ring.end
-        if self.turn is not None:
-            self.turn.reset(self.framer_position())
-        out.append(ev.InputAudioBufferCleared())
-        return out
-
-    def _on_conversation_item_create(self, e: ce.ConversationItemCreate) -> list[Output]:
+    def _item_create(self, e: ce.ConversationItemCreate) -> list[Output]:
         item = e.item
         check_new_item(item, self.conversation)
         images = decode_images(item)
@@ -188,54 +145,22 @@ class Session:
         if audio is not None:
             self.conversation.keep_input_audio(item.id, audio)
             self.awaiting[item.id] = FINAL
-            out.append(fx.StartTranscription(item.id, audio, **self._stt_options()))
+            out.append(fx.StartTranscription(item.id, audio, **self.listener.stt_options()))
         out += [fx.DescribeImage(item.id, index, mime, data, detail)
                 for index, mime, data, detail in images]
         return out
 
-    def _on_conversation_item_retrieve(self, e: ce.ConversationItemRetrieve) -> list[Output]:
-        item = self.conversation.get(e.item_id)
-        if item is None:
-            raise ProtocolError(f"Item with item_id not found: {e.item_id}",
-                                code="item_retrieve_invalid_item_id", param="item_id")
-        return [ev.ConversationItemRetrieved(item=retrieve_copy(item, self.conversation,
-                                                                 self.output_format))]
+    def _item_truncate(self, e: ce.ConversationItemTruncate) -> list[Output]:
+        truncated = truncate_item(self.conversation, e, self.limits.output_audio_items)
+        self.listener.stopped_playing()  # the client stopped playing it just now
+        return [truncated]
 
-    def _on_conversation_item_truncate(self, e: ce.ConversationItemTruncate) -> list[Output]:
-        item = self.conversation.get(e.item_id)
-        audio = self.conversation.output_audio.get(e.item_id)
-        if item is None:
-            raise ProtocolError(f"Item with item_id not found: {e.item_id}",
-                                code="item_truncate_invalid_item_id", param="item_id")
-        if (item.type == "message" and item.role == "assistant"
-                and e.item_id in self.conversation.released):
-            raise ProtocolError(
-                "Cannot truncate: the audio of this item is no longer retained (the session "
-                f"keeps the audio of its last {self.limits.output_audio_items} assistant "
-                "items only).", code="invalid_value", param="item_id")
-        if item.type != "message" or item.role != "assistant" or audio is None:
-            raise ProtocolError("Only assistant messages with audio can be truncated.",
-                                code="invalid_value", param="item_id")
-        if e.content_index != 0:
-            raise ProtocolError("Invalid 'content_index': the item has one content part.",
-                                code="invalid_value", param="content_index")
-        if e.audio_end_ms > audio.duration_ms():
-            raise ProtocolError(
-                f"Audio content of {audio.duration_ms()}ms is already shorter than "
-                f"{e.audio_end_ms}ms", code="invalid_value", param="audio_end_ms")
-        heard = audio.truncate(e.audio_end_ms * audio.sample_rate // 1000)
-        item.content = [OutputAudioPart(transcript=heard)]
-        return [ev.ConversationItemTruncated(item_id=e.item_id, content_index=0,
-                                             audio_end_ms=e.audio_end_ms)]
-
-    def _on_conversation_item_delete(self, e: ce.ConversationItemDelete) -> list[Output]:
-        if not self.conversation.delete(e.item_id):
-            raise ProtocolError(f"Item with item_id not found: {e.item_id}",
-                                code="item_delete_invalid_item_id", param="item_id")
+    def _item_delete(self, e: ce.ConversationItemDelete) -> list[Output]:
+        deleted = delete_item(self.conversation, e.item_id)
         self.awaiting.pop(e.item_id, None)
-        return [ev.ConversationItemDeleted(item_id=e.item_id), fx.ForgetItem(e.item_id)]
+        return [deleted, fx.ForgetItem(e.item_id)]
 
-    def _on_response_create(self, e: ce.ResponseCreate) -> list[Output]:
+    def _response_create(self, e: ce.ResponseCreate) -> list[Output]:
         params = e.response or ce.ResponseParams()
         inband = params.conversation != "none"
         if inband and self.inband is not None:
@@ -251,23 +176,25 @@ class Session:
                 code="too_many_active_responses")
         items = build_context(params.input, self.conversation) if params.input is not None \
             else list(self.conversation.items)
-        return self._start_response(params, items, inband)
+        state, plan = self._open(params, items, inband)
+        return [state.created(), fx.StartResponse(state.id, plan)]
 
-    def _on_response_cancel(self, e: ce.ResponseCancel) -> list[Output]:
+    def _response_cancel(self, e: ce.ResponseCancel) -> list[Output]:
         rid = e.response_id or self.inband
         if rid is None or rid not in self.responses:
             raise ProtocolError("Cancellation failed: no active response found",
                                 code="response_cancel_not_active")
         return self._cancel(rid, "client_cancelled")
 
-    def _on_output_audio_buffer_clear(self, e: ce.OutputAudioBufferClear) -> list[Output]:
+    def _output_audio_clear(self, e: ce.OutputAudioBufferClear) -> list[Output]:
         out: list[Output] = []
         if self.inband is not None:
             out += self._cancel(self.inband, "client_cancelled")
+        self.listener.stopped_playing()
         out.append(ev.OutputAudioBufferCleared(response_id=self.last_response))
         return out
 
-    def _on_session_close(self, e: ce.SessionClose) -> list[Output]:
+    def _session_close(self, e: ce.SessionClose) -> list[Output]:
         out: list[Output] = []
         for rid in list(self.responses):
             out += self._cancel(rid, "client_cancelled")
@@ -276,16 +203,61 @@ class Session:
 
     # ------------------------------------------------------------------ turns
 
-    def _stt_options(self) -> dict[str, Any]:
-        tr = self.config.audio.input.transcription
-        return {"language": tr.language if tr else None, "prompt": tr.prompt if tr else None}
+    def _signals(self, outputs: list[Any]) -> list[Output]:
+        """The listener's outputs, with its signals replaced by what they lead to."""
+        out: list[Output] = []
+        for item in outputs:
+            if isinstance(item, TurnBegan):
+                td = self.config.audio.input.turn_detection
+                if td is not None and td.interrupt_response and self.inband is not None:
+                    out += self._cancel(self.inband, "turn_detected")
+                    self.listener.stopped_playing()
+            elif isinstance(item, Commit):
+                out += self._committed(item)
+            elif isinstance(item, DraftWanted):
+                out.append(self._draft(item))
+            else:
+                out.append(item)
+        return out
+
+    def _draft_revision(self) -> int | None:
+        """The revision a draft may start at now, or None when no answer would follow."""
+        td = self.config.audio.input.turn_detection
+        if td is None or not td.create_response or self.inband is not None:
+            return None
+        return self.revision
+
+    def _draft(self, wanted: DraftWanted) -> fx.StartResponse:
+        """The speculative answer: the conversation plus the turn as heard so far."""
+        heard = MessageItem(id=wanted.item_id, role="user",
+                            content=[InputAudioPart(transcript=wanted.transcript)])
+        plan = self._plan(ce.ResponseParams(), [*self.conversation.items, heard])
+        return fx.StartResponse(wanted.response_id, plan, draft=True)
+
+    def _committed(self, c: Commit) -> list[Output]:
+        draft = c.draft
+        adoptable = draft is not None and draft.revision == self.revision
+        out = self._commit(c.item_id, c.start, c.end, c.speculation, transcribe=c.transcribe)
+        td = self.config.audio.input.turn_detection
+        if c.respond and td is not None and td.create_response and self.inband is None:
+            items = list(self.conversation.items)
+            if adoptable:
+                assert draft is not None
+                state, _ = self._open(ce.ResponseParams(), items, True, draft.response_id)
+                return [*out, state.created(), fx.AdoptDraft(state.id)]
+            state, plan = self._open(ce.ResponseParams(), items, True)
+            out += [state.created(), fx.StartResponse(state.id, plan)]
+        if draft is not None:
+            out.append(fx.DiscardDraft(draft.response_id))
+        return out
 
     def _commit(self, item_id: str, start: int, end: int, speculation: Speculation | None,
                 *, transcribe: bool = True) -> list[Output]:
         """Commit ``[start, end)`` as a user item; ``speculation``: the pending turn's
         live speculation, which then stands as the item's transcription."""
-        audio = self.ring.read(max(start, self.ring.start), end)
-        self.buffer_start = end
+        ring = self.listener.ring
+        audio = ring.read(max(start, ring.start), end)
+        self.listener.taken(end)
         item = MessageItem(id=item_id, role="user", content=[InputAudioPart()])
         prev = self.conversation.insert(item, None)
         self.conversation.keep_input_audio(item_id, audio)
@@ -298,101 +270,46 @@ class Session:
             return out
         if speculation is None:
             self.awaiting[item_id] = FINAL
-            out.append(fx.StartTranscription(item_id, audio, **self._stt_options()))
+            out.append(fx.StartTranscription(item_id, audio, **self.listener.stt_options()))
         elif speculation.result is not None:
             out += self._publish(speculation.result)
         else:  # still running: its result will be the item's
             self.awaiting[item_id] = speculation.number
         return out
 
-    def _on_speech(self, probabilities: list[float]) -> list[Output]:
-        out: list[Output] = []
-        turn = self.turn
-        if turn is None:
-            return out
-        prefix = self.config.audio.input.turn_detection
-        assert prefix is not None
-        pending = self.pending
-        for p in probabilities:
-            signal = turn.push(p)
-            if signal is None and self.idle_deadline is not None and turn.state == "idle" \
-                    and turn.position >= self.idle_deadline:
-                out += self._idle_timeout(turn.position)
-            if isinstance(signal, SpeechBegan):
-                self.idle_deadline = None
-                pad = (prefix.prefix_padding_ms if prefix.type == "server_vad" else 300) * 16
-                pending.begin(new_item_id(),
-                              max(signal.onset - pad, self.buffer_start, self.ring.start))
-                out.append(ev.InputAudioBufferSpeechStarted(
-                    audio_start_ms=ms(pending.speech_start), item_id=pending.item_id))
-                if prefix.interrupt_response and self.inband is not None:
-                    out += self._cancel(self.inband, "turn_detected")
-            elif isinstance(signal, PauseBegan) and pending.item_id:
-                # Speculative transcription: start STT early in the silence window
-                # instead of after it; cancelled if the speaker goes on.
-                audio = self.ring.read(pending.speech_start, signal.at)
-                out.append(fx.StartTranscription(pending.item_id, audio,
-                                                 speculation=pending.speculate(),
-                                                 **self._stt_options()))
-            elif isinstance(signal, SpeechResumed) and pending.item_id and pending.resume():
-                out.append(fx.CancelTranscription(pending.item_id))
-            elif isinstance(signal, SpeechEnded) and pending.item_id:
-                item_id, start = pending.item_id, pending.speech_start
-                out.append(ev.InputAudioBufferSpeechStopped(audio_end_ms=ms(signal.end),
-                                                            item_id=item_id))
-                out += self._commit(item_id, start, signal.end, pending.end())
-                if prefix.create_response and self.inband is None:
-                    out += self._start_response(ce.ResponseParams(),
-                                                list(self.conversation.items), True)
-        return out
-
-    def _idle_timeout(self, position: int) -> list[Output]:
-        """GA ``idle_timeout_ms``: no speech since the last answer was played out.
-
-        The reference commits an (empty) audio item and generates a response, so the
-        model can prompt a user who went quiet. The idle audio is not transcribed.
-        """
-        self.idle_deadline = None
-        item_id = new_item_id()
-        out: list[Output] = [ev.InputAudioBufferTimeoutTriggered(
-            audio_start_ms=ms(self.buffer_start), audio_end_ms=ms(position), item_id=item_id)]
-        out += self._commit(item_id, self.buffer_start, position, None, transcribe=False)
-        td = self.config.audio.input.turn_detection
-        if td is not None and td.create_response and self.inband is None:
-            out += self._start_response(ce.ResponseParams(), list(self.conversation.items), True)
-        return out
-
-    def _arm_idle_timeout(self, state: ResponseState) -> None:
-        """Start the idle clock when the answer's audio will have finished playing.
-
-        Over WebSocket the server cannot see playback; it assumes playback starts as
-        the audio is sent, i.e. ends one audio duration after the response ends.
-        """
-        td = self.config.audio.input.turn_detection
-        timeout = getattr(td, "idle_timeout_ms", None)
-        if not state.inband or timeout is None:
-            return
-        played = 0
-        if state.audio is not None:
-            played = state.audio.num_samples * SAMPLE_RATE // state.audio.sample_rate
-        self.idle_deadline = self.ring.end + played + timeout * 16
-
     # -------------------------------------------------------------- responses
 
-    def _start_response(self, params: ce.ResponseParams, items: list[Any],
-                        inband: bool) -> list[Output]:
+    def _plan(self, params: ce.ResponseParams, items: list[Any]) -> fx.ResponsePlan:
         cfg = self.config
         out_cfg = params.audio.output if params.audio and params.audio.output else None
-        voice = out_cfg.voice if out_cfg else cfg.audio.output.voice
-        modalities = params.output_modalities or cfg.output_modalities
-        max_tokens = params.max_output_tokens or cfg.max_output_tokens
         tools = params.tools if params.tools is not None else cfg.tools
         tool_choice = params.tool_choice or cfg.tool_choice
+        max_tokens = params.max_output_tokens or cfg.max_output_tokens
+        return fx.ResponsePlan(
+            instructions=params.instructions if params.instructions is not None
+            else cfg.instructions,
+            items=items, output_modalities=list(params.output_modalities or cfg.output_modalities),
+            voice=out_cfg.voice if out_cfg else cfg.audio.output.voice,
+            speed=out_cfg.speed if out_cfg else cfg.audio.output.speed,
+            output_sample_rate=self.output_format.sample_rate,
+            max_output_tokens=None if max_tokens == "inf" else max_tokens,
+            temperature=params.temperature or cfg.temperature,
+            tools=[t.model_dump() for t in tools],
+            tool_choice=tool_choice if isinstance(tool_choice, str)
+            else tool_choice.model_dump(),
+        )
+
+    def _open(self, params: ce.ResponseParams, items: list[Any], inband: bool,
+              response_id: str | None = None) -> tuple[ResponseState, fx.ResponsePlan]:
+        """Register a response (its ``response.created`` is the caller's to send)."""
+        plan = self._plan(params, items)
         fmt = self.output_format
         state = ResponseState(
-            id=new_response_id(), modalities=list(modalities), voice=voice, output_format=fmt,
-            output_format_wire=cfg.audio.output.format.model_dump(),
-            max_output_tokens=max_tokens, metadata=params.metadata,
+            id=response_id or new_response_id(), modalities=plan.output_modalities,
+            voice=plan.voice, output_format=fmt,
+            output_format_wire=self.config.audio.output.format.model_dump(),
+            max_output_tokens=params.max_output_tokens or self.config.max_output_tokens,
+            metadata=params.metadata,
             insert=(lambda it: self.conversation.insert(it, None)) if inband else None,
             input_audio_s=sum(self.conversation.input_samples.get(i.id or "", 0)
                               for i in items) / SAMPLE_RATE,
@@ -400,27 +317,17 @@ class Session:
         )
         self.responses[state.id] = state
         self.last_response = state.id
-        self.idle_deadline = None
+        self.listener.idle_deadline = None
         if inband:
             self.inband = state.id
-        plan = fx.ResponsePlan(
-            instructions=params.instructions if params.instructions is not None
-            else cfg.instructions,
-            items=items, output_modalities=list(modalities), voice=voice,
-            speed=out_cfg.speed if out_cfg else cfg.audio.output.speed,
-            output_sample_rate=fmt.sample_rate,
-            max_output_tokens=None if max_tokens == "inf" else max_tokens,
-            temperature=params.temperature or cfg.temperature,
-            tools=[t.model_dump() for t in tools],
-            tool_choice=tool_choice if isinstance(tool_choice, str)
-            else tool_choice.model_dump(),
-        )
-        return [state.created(), fx.StartResponse(state.id, plan)]
+            self.revision += 1
+        return state, plan
 
     def _end(self, rid: str) -> None:
         self.responses.pop(rid, None)
         if self.inband == rid:
             self.inband = None
+            self.revision += 1  # its items are in the conversation now
 
     def _cancel(self, rid: str, reason: str) -> list[Output]:
         state = self.responses[rid]
@@ -434,13 +341,21 @@ class Session:
         return self._apply_fact(fact) + self._forget_dropped()
 
     def _apply_fact(self, fact: fx.Fact) -> list[Output]:
+        listener = self.listener
         if isinstance(fact, fx.SpeechScored):
-            return self._on_speech(fact.probabilities)
+            return self._signals(listener.on_speech(fact.probabilities))
+        if isinstance(fact, fx.EchoCancelled):
+            return self._signals(listener.on_echo_cancelled(fact))
+        if isinstance(fact, fx.TurnScored):
+            return self._signals(listener.on_turn_scored(fact))
         if isinstance(fact, fx.TranscriptionCompleted | fx.TranscriptionFailed):
-            return self._on_transcription(fact)
+            return self._transcribed(fact)
         state = self.responses.get(fact.response_id)
         if state is None:
             return []  # stale: the response already ended (cancelled or failed)
+        return self._response_fact(state, fact)
+
+    def _response_fact(self, state: ResponseState, fact: fx.Fact) -> list[Output]:
         if isinstance(fact, fx.TextProduced):
             return list(state.on_text(fact.text))
         if isinstance(fact, fx.ClauseStarted):
@@ -448,13 +363,21 @@ class Session:
         if isinstance(fact, fx.AudioProduced):
             if state.inband:
                 self.voice_locked = True
+            self.listener.played(fact.samples, state.output_format.sample_rate)
             events = list(state.on_audio(fact.samples))
-            self._keep_output_audio(state)
+            message_id = state.message.id if state.message is not None else None
+            if state.inband and not state.audio_kept and state.audio is not None \
+                    and message_id is not None and message_id in self.conversation:
+                state.audio_kept = True  # (the item may have been deleted meanwhile)
+                self.conversation.keep_output_audio(message_id, state.audio)
             return events  # type: ignore[return-value]
         if isinstance(fact, fx.ToolCallProduced):
             return list(state.on_tool_call(fact.index, fact.arguments, fact.name, fact.call_id))
+        assert isinstance(fact, fx.ResponseFinished | fx.ResponseFailed)
         self._end(fact.response_id)
-        self._arm_idle_timeout(state)
+        if state.inband:
+            td = self.config.audio.input.turn_detection
+            self.listener.arm_idle(getattr(td, "idle_timeout_ms", None))
         if isinstance(fact, fx.ResponseFailed):
             # Besides response.done's status_details, an ``error`` event says which backend
             # failed and why, so a client that only logs errors sees it too.
@@ -469,18 +392,10 @@ class Session:
             input_text_tokens=fact.input_text_tokens, output_text_tokens=fact.output_text_tokens,
             cached_tokens=fact.cached_tokens))
 
-    def _keep_output_audio(self, state: ResponseState) -> None:
-        """Register an in-band message's audio with the conversation, once."""
-        msg = state.message
-        if state.audio_kept or not state.inband or state.audio is None or msg is None:
-            return
-        state.audio_kept = True
-        if msg.id is not None and msg.id in self.conversation:  # not deleted meanwhile
-            self.conversation.keep_output_audio(msg.id, state.audio)
-
-    def _on_transcription(self, fact: TranscriptionResult) -> list[Output]:
-        if self.pending.offer(fact):
-            return []  # finished before the commit: published at the commit
+    def _transcribed(self, fact: TranscriptionResult) -> list[Output]:
+        speculative = self.listener.on_transcription(fact)
+        if speculative is not None:
+            return self._signals(speculative)  # the pending turn's: published at the commit
         if self.awaiting.get(fact.item_id) != fact.speculation:
             return []  # stale (speech resumed, cleared, superseded) or already published
         del self.awaiting[fact.item_id]

@@ -1,24 +1,31 @@
-"""Server-VAD turn detection over per-window speech probabilities.
+"""Voice activity over per-window speech probabilities, and when a pause ends a turn.
 
-Reference semantics: ``speech_started.audio_start_ms`` is where speech was first
-detected *minus* ``prefix_padding_ms`` (the start of the audio the model gets);
-``speech_stopped.audio_end_ms`` is where the silence window of
-``silence_duration_ms`` closed (it includes that silence).
+:class:`VoiceActivity` turns one probability per fixed-size window into speech
+onsets, pauses and resumptions (with Silero's own hysteresis). Whether a pause ends the
+user's turn is a separate decision, made by a policy:
 
-The detector also reports :class:`PauseBegan` / :class:`SpeechResumed` so the runtime
-can transcribe speculatively during the silence window instead of after it.
+- ``server_vad`` (:class:`SilencePolicy`): the reference's exact rule, a fixed silence.
+  ``speech_stopped.audio_end_ms`` is where the silence window of ``silence_duration_ms``
+  closed (it includes that silence); ``speech_started.audio_start_ms`` is where speech
+  was first detected *minus* ``prefix_padding_ms``.
+- ``semantic_vad`` (:class:`SemanticPolicy`): an end-of-turn model scores the
+  utterance at the start of the pause; a confident "finished" ends the turn after a
+  short silence, an unfinished-sounding one waits longer, up to the reference's maximum
+  for the eagerness (low 8 s, medium 4 s, high 2 s; auto = medium). The speculative
+  transcript is a second signal: an utterance whose last word cannot end a sentence
+  ("…a flight to") counts as less finished, a question mark as more.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
 # Silero's own hysteresis: speech continues until the probability falls 0.15 under
 # the start threshold, so a word's weak tail does not end the turn.
 HYSTERESIS = 0.15
-# Semantic VAD is approximated by a silence window chosen by eagerness.
-EAGERNESS_SILENCE_MS = {"low": 1200, "medium": 600, "auto": 600, "high": 250}
+SAMPLES_PER_MS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +35,7 @@ class SpeechBegan:
 
 @dataclass(frozen=True, slots=True)
 class PauseBegan:
-    """The speaker has been quiet for ``hold_samples``: ``at`` is the current end."""
-
-    at: int
+    at: int  # sample index of the first quiet window
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,31 +43,17 @@ class SpeechResumed:
     at: int
 
 
-@dataclass(frozen=True, slots=True)
-class SpeechEnded:
-    end: int  # sample index where the silence window closed
+Activity = SpeechBegan | PauseBegan | SpeechResumed
 
 
-TurnSignal = SpeechBegan | PauseBegan | SpeechResumed | SpeechEnded
-
-
-class TurnDetector:
+class VoiceActivity:
     """Consumes one probability per fixed-size window, in stream order."""
 
-    def __init__(
-        self, *, threshold: float, silence_samples: int, window: int, hold_samples: int = 0
-    ) -> None:
+    def __init__(self, *, threshold: float, window: int) -> None:
         self.threshold = threshold
         self.release = max(threshold - HYSTERESIS, 0.01)
-        self.silence_samples = silence_samples
         self.window = window
-        # How long a pause must last before speculative transcription starts: the
-        # VAD drops below threshold on a word's soft tail (a final "s"), and cutting
-        # the audio there garbles the last word.
-        self.hold_samples = hold_samples
-        self.held = False
         self.state: Literal["idle", "speech", "pause"] = "idle"
-        self.onset = 0
         self.pause_at = 0
         self.position = 0  # sample index at the end of the last scored window
 
@@ -70,30 +61,111 @@ class TurnDetector:
         self.state = "idle"
         self.position = position
 
-    def push(self, probability: float) -> TurnSignal | None:
+    @property
+    def silence(self) -> int:
+        """Samples of the current pause so far (0 unless paused)."""
+        return self.position - self.pause_at if self.state == "pause" else 0
+
+    def push(self, probability: float) -> Activity | None:
         start = self.position
         self.position += self.window
         if self.state == "idle":
             if probability >= self.threshold:
-                self.state, self.onset = "speech", start
+                self.state = "speech"
                 return SpeechBegan(start)
             return None
         if self.state == "speech":
             if probability < self.release:
-                self.state, self.pause_at, self.held = "pause", start, False
-                return self._hold()
+                self.state, self.pause_at = "pause", start
+                return PauseBegan(start)
             return None
-        # pause
         if probability >= self.threshold:
             self.state = "speech"
             return SpeechResumed(start)
-        if self.position - self.pause_at >= self.silence_samples:
-            self.state = "idle"
-            return SpeechEnded(self.position)
-        return self._hold()
-
-    def _hold(self) -> TurnSignal | None:
-        if not self.held and self.position - self.pause_at >= self.hold_samples:
-            self.held = True
-            return PauseBegan(self.position)
         return None
+
+
+# ------------------------------------------------------------------ end of turn
+
+
+@dataclass(frozen=True, slots=True)
+class SilencePolicy:
+    """server_vad: the turn ends after exactly this much silence."""
+
+    silence: int  # samples
+
+
+# Words after which an English sentence hardly ever ends: a transcript ending in one
+# was cut in mid-sentence (the speaker is thinking, or looking for a word). Verbs are not
+# among them: questions end in them ("How many legs does a spider have?").
+CONTINUATIONS = frozenset("""
+a an the and or but nor so because since though although if unless whether than that which
+whose to of for with without in on at by from into onto about as like my your his her its
+our their this these those very really um uh er erm hmm mm ah eh such
+""".split())
+FILLERS = frozenset("um uh er erm hmm mm ah eh".split())
+_WORD = re.compile(r"[a-z']+")
+
+
+def text_cue(transcript: str) -> Literal["unfinished", "question", "neutral"]:
+    """What the last words of a (speculative) transcript say about the turn.
+
+    A question mark wins over a last word that usually continues a sentence ("Where is
+    it from?"), but not over a filler ("So, um?").
+    """
+    text = transcript.strip().lower()
+    if not text:
+        return "neutral"
+    if text.endswith((",", "...", "…", "-", "—", ":", ";")):
+        return "unfinished"
+    words = _WORD.findall(text)
+    last = words[-1] if words else ""
+    if text.endswith("?"):
+        return "unfinished" if last in FILLERS else "question"
+    return "unfinished" if last in CONTINUATIONS else "neutral"
+
+
+@dataclass(frozen=True, slots=True)
+class SemanticPolicy:
+    """semantic_vad: how long a pause must last, given how finished the turn sounds."""
+
+    threshold: float  # P(finished) at or above which the shortest silence suffices
+    min_silence: int  # samples
+    max_silence: int  # the reference's maximum wait for the eagerness
+    fallback: int  # the silence used when the end-of-turn model failed
+
+    def finished(self, probability: float, transcript: str) -> float:
+        """The model's P(finished), adjusted by the transcript's last words."""
+        cue = text_cue(transcript)
+        if cue == "unfinished":
+            return probability * 0.3
+        if cue == "question":
+            return 1.0 - (1.0 - probability) * 0.6
+        return probability
+
+    def required(self, finished: float | None) -> int:
+        """Silence (samples) after which the pause ends the turn."""
+        if finished is None:
+            return self.fallback
+        if finished >= self.threshold:
+            return self.min_silence
+        doubt = (self.threshold - finished) / self.threshold  # 0 (borderline) .. 1
+        return self.min_silence + round((self.max_silence - self.min_silence) * doubt * doubt)
+
+
+def _semantic(threshold: float, min_ms: int, max_ms: int, fallback_ms: int) -> SemanticPolicy:
+    return SemanticPolicy(threshold, min_ms * SAMPLES_PER_MS, max_ms * SAMPLES_PER_MS,
+                          fallback_ms * SAMPLES_PER_MS)
+
+
+# eagerness -> (threshold, shortest silence ms, the reference's maximum wait ms,
+# silence without the model ms). "high" ends turns soonest; "auto" is "medium".
+# The thresholds come from Smart Turn v3.2 at ~250 ms of silence over 4 voices: 0.3
+# ended 96 % of finished questions and 25 % of unfinished phrases, 0.5: 92 % / 12 %,
+# 0.8: 71 % / 12 % (the transcript cue then catches most of the unfinished ones).
+EAGERNESS: dict[str, SemanticPolicy] = {
+    "high": _semantic(0.3, 192, 2000, 250),
+    "medium": _semantic(0.5, 192, 4000, 600),
+    "auto": _semantic(0.5, 192, 4000, 600),
+    "low": _semantic(0.8, 480, 8000, 1200),
+}

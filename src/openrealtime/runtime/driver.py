@@ -26,6 +26,7 @@ from ..protocol.frame import check_frame, decode_frame
 from ..protocol.session import RealtimeSession
 from .bucket import TokenBucket
 from .context import image_key
+from .draft import Hold
 from .outbox import Outbox
 from .pipeline import Timing, run_response
 
@@ -66,10 +67,14 @@ class SessionDriver:
                  observer: Observer | None = None, max_session_s: float = 3600.0,
                  idle_timeout_s: float | None = None,
                  max_events_per_s: float = MAX_EVENTS_PER_S,
-                 limits: SessionLimits | None = None) -> None:
+                 limits: SessionLimits | None = None, echo_cancellation: bool = True,
+                 backchannel_ms: int = 0) -> None:
         self.backends = backends
         self.codec = BetaCodec() if beta else GaCodec()
-        self.core = Session(config, beta=beta, limits=limits or SessionLimits())
+        self.echo = (backends.echo.stream()
+                     if echo_cancellation and backends.echo is not None else None)
+        self.core = Session(config, beta=beta, limits=limits or SessionLimits(),
+                            echo=self.echo is not None, backchannel_ms=backchannel_ms)
         self.vad = backends.vad.stream()
         self.outbox = Outbox()
         self.transcripts: dict[str, asyncio.Future[str]] = {}
@@ -83,6 +88,8 @@ class SessionDriver:
         self.idle_timeout_s = idle_timeout_s  # no client frame this long: close (None: never)
         self._events = TokenBucket(max_events_per_s, max(1.0, max_events_per_s * EVENT_BURST_S))
         self._vad_down = False  # the VAD worker failed and has not answered since
+        self._echo_down = False  # likewise the echo canceller
+        self._drafts: dict[str, Hold] = {}  # running drafts, their output held back
 
     # ------------------------------------------------------------------ running
 
@@ -99,9 +106,10 @@ class SessionDriver:
         except* _Closed:
             pass
         finally:
-            close = getattr(self.vad, "aclose", None)
-            if close is not None:
-                await asyncio.shield(close())
+            for stream in (self.vad, self.echo):
+                close = getattr(stream, "aclose", None)
+                if close is not None:
+                    await asyncio.shield(close())
         return self._close
 
     async def _score(self, windows: list[Any]) -> list[float]:
@@ -122,6 +130,19 @@ class SessionDriver:
             return [0.0] * len(windows)
         self._vad_down = False
         return result
+
+    async def _cancel_echo(self, effect: fx.CancelEcho) -> fx.EchoCancelled:
+        """The microphone without the echo; unchanged while the canceller is down."""
+        assert self.echo is not None
+        try:
+            out = await self.echo.process(effect.mic, effect.far)
+        except BackendError as exc:
+            if not self._echo_down:
+                log.warning("echo canceller unavailable, input passes as is: %s", exc.message)
+            self._echo_down = True
+            return fx.EchoCancelled(effect.mic)
+        self._echo_down = False
+        return fx.EchoCancelled(out.cleaned, out.heard, out.near_db)
 
     async def _read(self, receive: Receive) -> None:
         while self._close is None:
@@ -257,6 +278,10 @@ class SessionDriver:
             elif isinstance(out, fx.ScoreSpeech):
                 probabilities = await self._score(out.windows)
                 await self.execute(self.core.on_fact(fx.SpeechScored(probabilities)))
+            elif isinstance(out, fx.CancelEcho):
+                await self.execute(self.core.on_fact(await self._cancel_echo(out)))
+            elif isinstance(out, fx.ScoreTurn):
+                self._spawn(self._score_turn(out))
             elif isinstance(out, fx.DescribeImage):
                 self._describe_image(out)
             elif isinstance(out, fx.StartTranscription):
@@ -271,6 +296,10 @@ class SessionDriver:
                 self._forget(out.item_id)
             elif isinstance(out, fx.StartResponse):
                 self._start_response(out)
+            elif isinstance(out, fx.AdoptDraft):
+                await self._adopt(out.response_id)
+            elif isinstance(out, fx.DiscardDraft):
+                self._discard(out.response_id)
             elif isinstance(out, fx.CancelResponse):
                 self.outbox.purge_audio(out.response_id)
                 task = self._responses.pop(out.response_id, None)
@@ -348,17 +377,62 @@ class SessionDriver:
             self.observer("vision", {"item_id": effect.item_id, "text": text,
                                      "seconds": time.perf_counter() - started})
 
+    async def _score_turn(self, effect: fx.ScoreTurn) -> None:
+        """The end-of-turn model's verdict on the pause (None: no model, or it failed)."""
+        probability: float | None = None
+        model = self.backends.turn
+        if model is not None:
+            started = time.perf_counter()
+            try:
+                probability = await model.score(effect.audio)
+            except BackendError as exc:
+                log.warning("end-of-turn model failed, falling back to silence: %s",
+                            exc.message)
+            if self.observer is not None:
+                self.observer("turn", {"item_id": effect.item_id, "probability": probability,
+                                       "seconds": time.perf_counter() - started})
+        await self.feed(fx.TurnScored(effect.speculation, probability))
+
     def _start_response(self, effect: fx.StartResponse) -> None:
         timing = self.timings[effect.response_id] = Timing()
-        self._responses[effect.response_id] = self._spawn(self._respond(effect, timing))
+        feed = self.feed
+        if effect.draft:
+            hold = self._drafts[effect.response_id] = Hold(
+                effect.response_id, self.feed, sample_rate=effect.plan.output_sample_rate)
+            feed = hold.feed
+        self._responses[effect.response_id] = self._spawn(self._respond(effect, timing, feed))
 
-    async def _respond(self, effect: fx.StartResponse, timing: Timing) -> None:
+    async def _adopt(self, response_id: str) -> None:
+        hold = self._drafts.pop(response_id, None)
+        if hold is None:
+            return
+        if self.observer is not None:
+            self.observer("draft_adopted", {"response_id": response_id, "work": hold.work})
+        await hold.release()
+        if response_id not in self._responses:  # it finished while held
+            self._report_timing(response_id)
+
+    def _discard(self, response_id: str) -> None:
+        hold = self._drafts.pop(response_id, None)
+        task = self._responses.pop(response_id, None)
+        if task is not None:
+            task.cancel()
+        self.timings.pop(response_id, None)
+        if hold is not None and self.observer is not None:
+            self.observer("draft_discarded", {"response_id": response_id, "work": hold.work})
+
+    async def _respond(self, effect: fx.StartResponse, timing: Timing,
+                       feed: Callable[[fx.Fact], Awaitable[None]]) -> None:
         try:
             await run_response(effect.response_id, effect.plan, llm=self.backends.llm,
                                tts=self.backends.tts, transcripts=self.transcripts,
-                               feed=self.feed, timing=timing)
+                               feed=feed, timing=timing)
         finally:
             self._responses.pop(effect.response_id, None)
-            if self.observer is not None:
-                self.observer("timing", {"response_id": effect.response_id, "timing": timing})
-            self.timings.pop(effect.response_id, None)  # the observer has seen it
+            if effect.response_id not in self._drafts:  # (a held draft reports when adopted)
+                self._report_timing(effect.response_id)
+
+    def _report_timing(self, response_id: str) -> None:
+        timing = self.timings.pop(response_id, None)
+        if timing is not None and self.observer is not None:
+            self.observer("timing", {"response_id": response_id, "timing": timing})

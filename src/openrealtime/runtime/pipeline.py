@@ -16,6 +16,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
 from ..audio import StreamResampler, float32_to_pcm16
 from ..backends.base import (
@@ -176,6 +177,19 @@ async def _write(response_id: str, request: LLMRequest, llm: LLM, feed: Feed,
     return finished
 
 
+# The answer's first sound is what the user waits for: Piper starts each sentence with
+# 40-50 ms of near-silence, which is cut from the first chunk (keeping a short lead-in).
+_LEAD_THRESHOLD = 0.003  # about -50 dBFS
+_LEAD_IN_MS = 8
+
+
+def _lead_trimmed(x: npt.NDArray[np.float32], sample_rate: int) -> npt.NDArray[np.float32]:
+    loud = np.flatnonzero(np.abs(x) > _LEAD_THRESHOLD)
+    if not len(loud):
+        return x
+    return x[max(0, int(loud[0]) - sample_rate * _LEAD_IN_MS // 1000):]
+
+
 async def _speak(response_id: str, plan: fx.ResponsePlan, request: LLMRequest, llm: LLM,
                  tts: TTS, feed: Feed, timing: Timing) -> Finished:
     clauses: asyncio.Queue[object] = asyncio.Queue(maxsize=4)
@@ -229,6 +243,8 @@ async def _speak(response_id: str, plan: fx.ResponsePlan, request: LLMRequest, l
                                                    speed=plan.speed)) as audio:
                     async for chunk in audio:
                         out = resampler.process(chunk.astype(np.float32) / 32768.0)
+                        if timing.first_audio is None:
+                            out = _lead_trimmed(out, plan.output_sample_rate)
                         if len(out):
                             if timing.first_audio is None:
                                 timing.first_audio = time.perf_counter()

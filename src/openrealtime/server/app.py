@@ -30,6 +30,7 @@ from . import secrets as sec
 from .auth import auth_error, presented_key, query_key_error, rest_key, secret_error
 from .guard import BodyTooLarge, Guard, Refusal, read_body
 from .settings import Settings
+from .stats import TurnStats
 
 log = logging.getLogger(__name__)
 BackendLoader = Callable[[Settings], Backends]
@@ -56,7 +57,8 @@ def default_loader(settings: Settings) -> Backends:
                                vlm_url=settings.vlm_url, vlm_model=settings.vlm_model,
                                vlm_api_key=settings.vlm_api_key,
                                isolate=settings.isolate_models, workers=workers,
-                               llm_timeouts=timeouts)
+                               llm_timeouts=timeouts, end_of_turn=settings.end_of_turn_model,
+                               echo_cancellation=settings.echo_cancellation)
 
 
 class RealtimeServer:
@@ -68,6 +70,7 @@ class RealtimeServer:
         self.settings = settings
         self.backends = backends
         self.loader = loader
+        self.turns = TurnStats()
         self.observer = observer
         self.sessions: set[SessionDriver] = set()
         self.secrets = sec.SecretStore()
@@ -95,7 +98,13 @@ class RealtimeServer:
                              "backends": self.backends.names if self.backends else {},
                              "workers": workers,
                              "limits": self.guard.counters(),
+                             "turns": self.turns.report(),
                              "uptime_s": round(time.time() - self.started, 1)})
+
+    def _observe(self, kind: str, info: dict[str, Any]) -> None:
+        self.turns(kind, info)
+        if self.observer is not None:
+            self.observer(kind, info)
 
     async def realtime(self, ws: WebSocket) -> None:
         headers = {k.lower(): v for k, v in ws.headers.items()}
@@ -140,11 +149,13 @@ class RealtimeServer:
         config = (sec.session_for_connection(secret) if secret is not None
                   else RealtimeSession(model=model))
         driver = SessionDriver(self.backends, config,
-                               beta=is_beta(headers, offered), observer=self.observer,
+                               beta=is_beta(headers, offered), observer=self._observe,
                                max_session_s=self.settings.max_session_s,
                                idle_timeout_s=self.settings.session_idle_timeout_s or None,
                                max_events_per_s=self.settings.max_events_per_s,
-                               limits=self.settings.session_limits())
+                               limits=self.settings.session_limits(),
+                               echo_cancellation=self.settings.echo_cancellation,
+                               backchannel_ms=self.settings.backchannel_ms)
         recorder = self._recorder(config.model, config.id)
         send = ws.send_text if recorder is None else recorder.wrap(ws.send_text)
         self.sessions.add(driver)

@@ -89,6 +89,19 @@ class Settings(BaseSettings):
     retain_output_audio_item_s: float = Field(120.0, ge=0)
     max_out_of_band_responses: int = Field(8, ge=0)
 
+    # ------------------------------------------------------------------ turn-taking
+    # Remove the echo of the assistant's own voice from the input (the WebRTC echo
+    # canceller, with what the server sent as the far end), so a client without echo
+    # cancellation does not interrupt its own answer. Needs the livekit package.
+    echo_cancellation: bool = True
+    # semantic_vad's end-of-turn model (Smart Turn v3.2, from the pipecat-ai package).
+    # Without it semantic_vad waits a silence chosen by eagerness.
+    end_of_turn_model: bool = True
+    # Backchannels: while the assistant is talking, speech shorter than this that turns
+    # out to be "mm-hmm", "yeah", "okay"... does not interrupt it (and leaves no trace).
+    # 0 = any speech interrupts, as the reference does.
+    backchannel_ms: int = Field(0, ge=0, le=3000)
+
     # ------------------------------------------------------------------ model workers
     # Each local model runs in its own supervised process (backends/worker). False loads
     # them into the server process (debugging, profiling): a native crash is then fatal.

@@ -116,7 +116,12 @@ class LlamaLLM:
             self._llm: Any = llama_cpp.Llama(
                 model_path=str(path),
                 n_ctx=n_ctx,
-                n_threads=n_threads,
+                # One thread per generated token: with two, the two OpenMP threads fight
+                # the thread that hands each token on, and a token took 18-19 ms instead
+                # of 12-13 on 2 cores (SmolLM2-135M); the other core is then free for the
+                # TTS of the clause before. (Reading the prompt with one thread instead
+                # of two made no difference to the reply's latency in bench/turns.py.)
+                n_threads=1,
                 n_threads_batch=n_threads,
                 verbose=False,
             )

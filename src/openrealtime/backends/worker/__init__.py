@@ -5,12 +5,15 @@ See :mod:`.supervisor` (the server side), :mod:`.host` (the worker process) and
 """
 
 from .proxy import (
+    WorkerEcho,
     WorkerLLM,
     WorkerSTT,
     WorkerTTS,
+    WorkerTurn,
     WorkerVAD,
     WorkerVision,
 )
 from .supervisor import Worker
 
-__all__ = ["Worker", "WorkerLLM", "WorkerSTT", "WorkerTTS", "WorkerVAD", "WorkerVision"]
+__all__ = ["Worker", "WorkerEcho", "WorkerLLM", "WorkerSTT", "WorkerTTS", "WorkerTurn",
+           "WorkerVAD", "WorkerVision"]

@@ -26,7 +26,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from ..base import BackendError
+from ..base import BackendError, EchoOutput
 from .wire import WireClosed, read_message, write_message
 
 log = logging.getLogger("openrealtime.worker")
@@ -100,8 +100,34 @@ def _vision(config: dict[str, Any]) -> Handler:
     return Handler({"name": vision.name}, calls={"describe": vision.describe})
 
 
+def _turn(config: dict[str, Any]) -> Handler:
+    from ..local.smart_turn import SmartTurn
+
+    model = SmartTurn(**config)
+    model.warmup()
+    return Handler({"name": model.name}, calls={"score": model.score})
+
+
+def _echo(config: dict[str, Any]) -> Handler:
+    from ..local.echo import EchoCancellers
+
+    cancellers = EchoCancellers(**config)
+    cancellers.warmup()
+
+    async def process(stream_id: str, mic: Any, far: Any) -> EchoOutput:
+        canceller = cancellers.get(stream_id)
+        cleaned = canceller.process(mic, far)
+        return EchoOutput(cleaned, near_db=canceller.near_db)
+
+    async def close(stream_id: str) -> None:
+        cancellers.close(stream_id)
+
+    return Handler({"name": cancellers.name}, calls={"process": process, "close": close})
+
+
 ROLES: dict[str, Callable[[dict[str, Any]], Handler]] = {
-    "vad": _vad, "stt": _stt, "llm": _llm, "tts": _tts, "vision": _vision,
+    "vad": _vad, "stt": _stt, "llm": _llm, "tts": _tts, "vision": _vision, "turn": _turn,
+    "echo": _echo,
 }
 
 
@@ -193,6 +219,10 @@ def main(argv: list[str]) -> int:
     sys.stdout = sys.stderr
     logging.basicConfig(level=logging.WARNING,
                         format=f"%(asctime)s %(levelname)s {role}-worker: %(message)s")
+    # A lower priority for work off the critical path: the CPU goes to the reply first.
+    niceness = int(config.pop("nice", 0))
+    if niceness:
+        os.nice(niceness)
     try:
         handler = ROLES[role](config)
     except Exception as exc:  # a missing model file, a broken install: one clear line

@@ -15,7 +15,15 @@ from typing import Any
 
 import numpy as np
 
-from ..base import BackendError, Float32Array, Int16Array, LLMChunk, LLMRequest, Transcript
+from ..base import (
+    BackendError,
+    EchoOutput,
+    Float32Array,
+    Int16Array,
+    LLMChunk,
+    LLMRequest,
+    Transcript,
+)
 from .supervisor import Worker
 
 _stream_ids = itertools.count(1)
@@ -120,3 +128,40 @@ class WorkerVision(_Proxy):
     async def describe(self, image: bytes, mime: str, *, detail: str = "auto") -> str:
         result: str = await self.worker.call("describe", image, mime, detail=detail)
         return result
+
+
+class WorkerTurn(_Proxy):
+    """The end-of-turn model in its worker."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.name = str(worker.info.get("name", "end-of-turn worker"))
+
+    async def score(self, audio: Float32Array) -> float:
+        result: float = await self.worker.call(
+            "score", np.ascontiguousarray(audio, dtype=np.float32))
+        return result
+
+
+class WorkerEchoStream:
+    """One session's echo canceller, kept in the worker under a stream id."""
+
+    def __init__(self, worker: Worker) -> None:
+        self._worker = worker
+        self._id = f"{os.getpid()}-{next(_stream_ids)}"
+
+    async def process(self, mic: Float32Array, far: Float32Array) -> EchoOutput:
+        result: EchoOutput = await self._worker.call("process", self._id, mic, far)
+        return result
+
+    async def aclose(self) -> None:
+        self._worker.notify("close", self._id)
+
+
+class WorkerEcho(_Proxy):
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.name = str(worker.info.get("name", "echo worker"))
+
+    def stream(self) -> WorkerEchoStream:
+        return WorkerEchoStream(self.worker)
