@@ -51,6 +51,7 @@ bench: setup
 	$(PY) bench/soak.py --sessions 4 --minutes 10
 	$(PY) bench/listen.py --seconds 60
 	$(PY) bench/bargein.py --trials 20
+	$(PY) bench/turns.py --turns 20
 	$(PY) bench/video_understanding.py
 	$(PY) bench/video_generation.py
 

@@ -273,3 +273,19 @@ def test_interruption_over_the_echo_is_heard(vad: SileroVAD, text: str, voice: s
     heard = near_at + onset + LATENCY_SAMPLES
     assert [s for s in gated if s < heard] == []
     assert any(heard < s <= heard + RATE // 2 for s in gated)  # within 0.5 s
+
+
+def test_bypass_and_resume_keep_one_timeline() -> None:
+    """While nothing plays the caller delays the input itself and skips the canceller;
+    resuming with what it still owes gives the very stream the canceller would have."""
+    mic = _noise(3 * RATE, 0.05, seed=21)
+    far = np.zeros_like(mic)
+    whole = EchoCanceller().process(mic, far)
+    canceller = EchoCanceller()
+    first = canceller.process(mic[:RATE], far[:RATE])
+    held = mic[RATE - LATENCY_SAMPLES:RATE]  # what the canceller owes at this point
+    bypassed = np.concatenate([held, mic[RATE:2 * RATE]])[:RATE]
+    canceller.resume(mic[2 * RATE - LATENCY_SAMPLES:2 * RATE])
+    rest = canceller.process(mic[2 * RATE:], far[2 * RATE:])
+    assert np.array_equal(np.concatenate([first, bypassed, rest]), whole)
+    assert np.array_equal(whole[LATENCY_SAMPLES:], mic[:-LATENCY_SAMPLES])

@@ -190,9 +190,12 @@ class EchoOutput:
 class EchoStream(Protocol):
     """One session's echo canceller state."""
 
-    async def process(self, mic: Float32Array, far: Float32Array) -> EchoOutput:
+    async def process(self, mic: Float32Array, far: Float32Array,
+                      lead: Float32Array | None = None) -> EchoOutput:
         """``mic`` without the echo of ``far`` (both 16 kHz, same length); the output
-        may lag the input by a fixed latency (same length in, same length out)."""
+        lags the input by the canceller's ``latency_samples`` (same length in and out).
+        ``lead``: the caller passed the input by itself for a while (nothing was
+        playing), delayed alike; these are the samples it has yet to output."""
         ...
 
     async def aclose(self) -> None: ...
@@ -200,6 +203,8 @@ class EchoStream(Protocol):
 
 @runtime_checkable
 class EchoCanceller(Protocol):
+    latency_samples: int  # how far (16 kHz samples) the output lags the input
+
     def stream(self) -> EchoStream: ...
 
 

@@ -152,7 +152,8 @@ class FakeEndOfTurn:
 
 
 class _PassThrough:
-    async def process(self, mic: Float32Array, far: Float32Array) -> EchoOutput:
+    async def process(self, mic: Float32Array, far: Float32Array,
+                      lead: Float32Array | None = None) -> EchoOutput:
         return EchoOutput(mic)
 
     async def aclose(self) -> None:
@@ -163,6 +164,7 @@ class FakeEcho:
     """An echo canceller that removes nothing (the input path, without the DSP)."""
 
     name = "pass-through"
+    latency_samples = 0
 
     def stream(self) -> _PassThrough:
         return _PassThrough()

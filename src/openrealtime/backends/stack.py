@@ -237,6 +237,7 @@ class _InProcessEcho:
     def __init__(self, cancellers: Any) -> None:
         self.cancellers = cancellers
         self.name = cancellers.name
+        self.latency_samples: int = cancellers.latency_samples
 
     def stream(self) -> _InProcessEchoStream:
         return _InProcessEchoStream(self.cancellers)
@@ -249,10 +250,9 @@ class _InProcessEchoStream:
         self.cancellers = cancellers
         self.id = f"in-process-{next(self._ids)}"
 
-    async def process(self, mic: Any, far: Any) -> EchoOutput:
-        canceller = self.cancellers.get(self.id)
-        cleaned = canceller.process(mic, far)
-        return EchoOutput(cleaned, near_db=canceller.near_db)
+    async def process(self, mic: Any, far: Any, lead: Any = None) -> EchoOutput:
+        cleaned = self.cancellers.process(self.id, mic, far, lead)
+        return EchoOutput(cleaned, near_db=self.cancellers.get(self.id).near_db)
 
     async def aclose(self) -> None:
         self.cancellers.close(self.id)

@@ -30,11 +30,13 @@ class ScoreSpeech:
 @dataclass(frozen=True, slots=True)
 class CancelEcho:
     """Remove the echo of ``far`` (what the client is playing, 16 kHz) from ``mic``
-    (16 kHz) and report :class:`EchoCancelled`. The canceller works in 10 ms frames: it
-    may give back fewer samples than it got, holding the rest for the next call."""
+    (16 kHz) and report :class:`EchoCancelled`: as many samples, delayed by the
+    canceller's fixed latency. ``lead``: the core passed the input by itself while
+    nothing played (delayed alike); these are the samples it has yet to output."""
 
     mic: Float32Array
     far: Float32Array
+    lead: Float32Array | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,14 +52,15 @@ _DRAFT_SAFE = frozenset({"input_audio_buffer.append", "input_audio_buffer.commit
 class Session:
     """One realtime session's protocol state; ``limits`` caps what it keeps in memory.
 
-    ``echo``: the input goes through the echo canceller (the runtime has one);
+    ``echo_latency``: the input goes through the runtime's echo canceller, whose output
+    lags its input by this many samples (None: there is none);
     ``backchannel_ms``: speech this short while the assistant talks may be a
     backchannel ("mm-hmm") that does not interrupt it (0: any speech interrupts).
     """
 
     def __init__(self, config: RealtimeSession, *, beta: bool = False,
                  input_capacity_s: int = 120, limits: SessionLimits = DEFAULT_LIMITS,
-                 echo: bool = False, backchannel_ms: int = 0) -> None:
+                 echo_latency: int | None = None, backchannel_ms: int = 0) -> None:
         self.config = config
         self.beta = beta  # the beta dialect still has session.temperature
         self.limits = limits
@@ -74,8 +75,8 @@ class Session:
         # Committed items whose transcript is still coming, and the ``speculation``
         # number of the one result that counts: one `completed` per item, ever.
         self.awaiting: dict[str, int] = {}
-        self.listener = Listener(config.audio.input, capacity_s=input_capacity_s, echo=echo,
-                                 backchannel_ms=backchannel_ms,
+        self.listener = Listener(config.audio.input, capacity_s=input_capacity_s,
+                                 echo_latency=echo_latency, backchannel_ms=backchannel_ms,
                                  draft_revision=self._draft_revision)
         self._handlers: dict[str, Callable[[Any], list[Output]]] = {
             "session.update": self._session_update,

@@ -98,20 +98,23 @@ class SilencePolicy:
 # Words after which an English sentence hardly ever ends: a transcript ending in one
 # was cut in mid-sentence (the speaker is thinking, or looking for a word). Verbs are not
 # among them: questions end in them ("How many legs does a spider have?").
-CONTINUATIONS = frozenset("""
-a an the and or but nor so because since though although if unless whether than that which
-whose to of for with without in on at by from into onto about as like my your his her its
-our their this these those very really um uh er erm hmm mm ah eh such
+STRONG_CONTINUATIONS = frozenset("""
+a an the and or but nor so because since though although if unless whether than my your
+his her its our their these those very really such um uh er erm hmm mm ah eh
 """.split())
-FILLERS = frozenset("um uh er erm hmm mm ah eh".split())
+# Words that end unfinished sentences, but questions too ("Where is it from?").
+WEAK_CONTINUATIONS = frozenset("""
+to of for with without in on at by from into onto about as like that this which whose
+""".split())
 _WORD = re.compile(r"[a-z']+")
 
 
 def text_cue(transcript: str) -> Literal["unfinished", "question", "neutral"]:
     """What the last words of a (speculative) transcript say about the turn.
 
-    A question mark wins over a last word that usually continues a sentence ("Where is
-    it from?"), but not over a filler ("So, um?").
+    Whisper writes a question mark after the start of a question even when the speaker
+    has not finished it ("What is the best way to?"): after a word that often ends an
+    unfinished sentence the mark proves nothing.
     """
     text = transcript.strip().lower()
     if not text:
@@ -120,9 +123,11 @@ def text_cue(transcript: str) -> Literal["unfinished", "question", "neutral"]:
         return "unfinished"
     words = _WORD.findall(text)
     last = words[-1] if words else ""
+    if last in STRONG_CONTINUATIONS:
+        return "unfinished"
     if text.endswith("?"):
-        return "unfinished" if last in FILLERS else "question"
-    return "unfinished" if last in CONTINUATIONS else "neutral"
+        return "neutral" if last in WEAK_CONTINUATIONS else "question"
+    return "unfinished" if last in WEAK_CONTINUATIONS else "neutral"
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +136,7 @@ class SemanticPolicy:
 
     threshold: float  # P(finished) at or above which the shortest silence suffices
     min_silence: int  # samples
+    unsure_silence: int  # just under the threshold: the model itself says "not yet"
     max_silence: int  # the reference's maximum wait for the eagerness
     fallback: int  # the silence used when the end-of-turn model failed
 
@@ -150,22 +156,24 @@ class SemanticPolicy:
         if finished >= self.threshold:
             return self.min_silence
         doubt = (self.threshold - finished) / self.threshold  # 0 (borderline) .. 1
-        return self.min_silence + round((self.max_silence - self.min_silence) * doubt * doubt)
+        return self.unsure_silence + round(
+            (self.max_silence - self.unsure_silence) * doubt * doubt)
 
 
-def _semantic(threshold: float, min_ms: int, max_ms: int, fallback_ms: int) -> SemanticPolicy:
-    return SemanticPolicy(threshold, min_ms * SAMPLES_PER_MS, max_ms * SAMPLES_PER_MS,
-                          fallback_ms * SAMPLES_PER_MS)
+def _semantic(threshold: float, min_ms: int, unsure_ms: int, max_ms: int,
+              fallback_ms: int) -> SemanticPolicy:
+    return SemanticPolicy(threshold, min_ms * SAMPLES_PER_MS, unsure_ms * SAMPLES_PER_MS,
+                          max_ms * SAMPLES_PER_MS, fallback_ms * SAMPLES_PER_MS)
 
 
-# eagerness -> (threshold, shortest silence ms, the reference's maximum wait ms,
-# silence without the model ms). "high" ends turns soonest; "auto" is "medium".
-# The thresholds come from Smart Turn v3.2 at ~250 ms of silence over 4 voices: 0.3
-# ended 96 % of finished questions and 25 % of unfinished phrases, 0.5: 92 % / 12 %,
+# eagerness -> (threshold, shortest silence, silence when unsure, the reference's
+# maximum wait, silence without the model; ms). "high" ends turns soonest; "auto" is
+# "medium". The thresholds come from Smart Turn v3.2 at ~250 ms of silence over 4 voices:
+# 0.3 ended 96 % of finished questions and 25 % of unfinished phrases, 0.5: 92 % / 12 %,
 # 0.8: 71 % / 12 % (the transcript cue then catches most of the unfinished ones).
 EAGERNESS: dict[str, SemanticPolicy] = {
-    "high": _semantic(0.3, 192, 2000, 250),
-    "medium": _semantic(0.5, 192, 4000, 600),
-    "auto": _semantic(0.5, 192, 4000, 600),
-    "low": _semantic(0.8, 480, 8000, 1200),
+    "high": _semantic(0.3, 192, 500, 2000, 250),
+    "medium": _semantic(0.5, 192, 900, 4000, 600),
+    "auto": _semantic(0.5, 192, 900, 4000, 600),
+    "low": _semantic(0.8, 480, 1500, 8000, 1200),
 }

@@ -74,7 +74,9 @@ class SessionDriver:
         self.echo = (backends.echo.stream()
                      if echo_cancellation and backends.echo is not None else None)
         self.core = Session(config, beta=beta, limits=limits or SessionLimits(),
-                            echo=self.echo is not None, backchannel_ms=backchannel_ms)
+                            echo_latency=None if self.echo is None
+                            else getattr(backends.echo, "latency_samples", 0),
+                            backchannel_ms=backchannel_ms)
         self.vad = backends.vad.stream()
         self.outbox = Outbox()
         self.transcripts: dict[str, asyncio.Future[str]] = {}
@@ -135,7 +137,7 @@ class SessionDriver:
         """The microphone without the echo; unchanged while the canceller is down."""
         assert self.echo is not None
         try:
-            out = await self.echo.process(effect.mic, effect.far)
+            out = await self.echo.process(effect.mic, effect.far, effect.lead)
         except BackendError as exc:
             if not self._echo_down:
                 log.warning("echo canceller unavailable, input passes as is: %s", exc.message)

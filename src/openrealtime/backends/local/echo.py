@@ -252,6 +252,15 @@ class EchoCanceller:
         self.near_db = out[1, :n]
         return out[0, :n]
 
+    def resume(self, lead: Float32Array) -> None:
+        """Go on after input the caller passed by itself, delayed by the same latency
+        (while nothing played this canceller would have returned it unchanged): ``lead``
+        is that input's last :data:`LATENCY_SAMPLES`, which the caller has yet to output.
+        The estimate and AEC3 keep their state; the skipped frames are a pause to them."""
+        self._pending[0] = lead[-FRAME_SAMPLES:]
+        self._pending[1] = np.inf
+        self._carry = 0
+
     def _frame(self, mic: Float32Array, far: Float32Array, out: Float32Array) -> None:
         """One 10 ms frame into ``out`` rows (cleaned, near_db)."""
         near_db = self.path.push(_db(float(mic @ mic) / FRAME_SAMPLES),
@@ -298,6 +307,7 @@ class EchoCancellers:
         self._streams: OrderedDict[str, EchoCanceller] = OrderedDict()
         version = getattr(rtc, "__version__", "")
         self.name = f"WebRTC AEC3 (livekit {version})".replace(" )", ")")
+        self.latency_samples = LATENCY_SAMPLES
 
     def get(self, stream_id: str) -> EchoCanceller:
         """The stream's canceller, created on first use (its ``near_db`` lives here)."""
@@ -309,10 +319,14 @@ class EchoCancellers:
         self._streams.move_to_end(stream_id)
         return canceller
 
-    def process(self, stream_id: str, mic: Float32Array, far: Float32Array) -> Float32Array:
-        """:meth:`EchoCanceller.process` on the stream; its gate values are then in
-        ``get(stream_id).near_db``."""
-        return self.get(stream_id).process(mic, far)
+    def process(self, stream_id: str, mic: Float32Array, far: Float32Array,
+                lead: Float32Array | None = None) -> Float32Array:
+        """:meth:`EchoCanceller.process` on the stream, after :meth:`EchoCanceller.resume`
+        with ``lead`` if given; its gate values are then in ``get(stream_id).near_db``."""
+        canceller = self.get(stream_id)
+        if lead is not None:
+            canceller.resume(lead)
+        return canceller.process(mic, far)
 
     def close(self, stream_id: str) -> None:
         self._streams.pop(stream_id, None)

@@ -114,15 +114,15 @@ def _echo(config: dict[str, Any]) -> Handler:
     cancellers = EchoCancellers(**config)
     cancellers.warmup()
 
-    async def process(stream_id: str, mic: Any, far: Any) -> EchoOutput:
-        canceller = cancellers.get(stream_id)
-        cleaned = canceller.process(mic, far)
-        return EchoOutput(cleaned, near_db=canceller.near_db)
+    async def process(stream_id: str, mic: Any, far: Any, lead: Any = None) -> EchoOutput:
+        cleaned = cancellers.process(stream_id, mic, far, lead)
+        return EchoOutput(cleaned, near_db=cancellers.get(stream_id).near_db)
 
     async def close(stream_id: str) -> None:
         cancellers.close(stream_id)
 
-    return Handler({"name": cancellers.name}, calls={"process": process, "close": close})
+    return Handler({"name": cancellers.name, "latency_samples": cancellers.latency_samples},
+                   calls={"process": process, "close": close})
 
 
 ROLES: dict[str, Callable[[dict[str, Any]], Handler]] = {

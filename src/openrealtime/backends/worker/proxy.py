@@ -150,8 +150,9 @@ class WorkerEchoStream:
         self._worker = worker
         self._id = f"{os.getpid()}-{next(_stream_ids)}"
 
-    async def process(self, mic: Float32Array, far: Float32Array) -> EchoOutput:
-        result: EchoOutput = await self._worker.call("process", self._id, mic, far)
+    async def process(self, mic: Float32Array, far: Float32Array,
+                      lead: Float32Array | None = None) -> EchoOutput:
+        result: EchoOutput = await self._worker.call("process", self._id, mic, far, lead)
         return result
 
     async def aclose(self) -> None:
@@ -162,6 +163,7 @@ class WorkerEcho(_Proxy):
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
         self.name = str(worker.info.get("name", "echo worker"))
+        self.latency_samples = int(worker.info.get("latency_samples", 0))
 
     def stream(self) -> WorkerEchoStream:
         return WorkerEchoStream(self.worker)
