@@ -216,15 +216,18 @@ async def pauses(url: str) -> dict[str, Any]:
 
 async def echo(url: str) -> dict[str, Any]:
     false_starts, detect, missed = 0, [], 0
+    replies: list[float] = []
     for index, question in enumerate(LONG):
         mic = np.concatenate([silence(0.4), trim(espeak(question, VOICES[index % 4]))])
         turn = await call(url, mic, session(SERVER, LIST_INSTRUCTIONS),
                           echo_gain=10 ** (-12 / 20))
         playing = turn.started[1:]  # the first is the question itself
         false_starts += len(playing)
-        played = 0.0 if turn.first_delta is None else turn.events[-1][0] - turn.first_delta
+        reply_s = sum(len(e["delta"]) * 3 // 4 for e in turn.of_type(
+            "response.output_audio.delta")) / 2 / RATE
+        replies.append(reply_s)
         print(f"  echo answer {index + 1}: {len(playing)} false barge-in(s) over "
-              f"{played:4.1f} s of reply", flush=True)
+              f"{reply_s:4.1f} s of reply", flush=True)
     for index in range(10):
         question = LONG[index % len(LONG)]
         mic = np.concatenate([silence(0.4), trim(espeak(question, VOICES[index % 4]))])
@@ -242,7 +245,8 @@ async def echo(url: str) -> dict[str, Any]:
         false_starts += len(early)
         print(f"  interruption {index + 1}: speech_started +{detect[-1]:4.0f} ms"
               + (f" ({len(early)} false barge-in(s) before it)" if early else ""), flush=True)
-    return {"false_barge_ins": false_starts, "detect_ms": detect, "missed": missed}
+    return {"false_barge_ins": false_starts, "detect_ms": detect, "missed": missed,
+            "reply_s": replies}
 
 
 async def measure(src: Path, parts: list[str], turns: int, env: dict[str, str]) -> dict[str, Any]:
@@ -258,6 +262,8 @@ async def measure(src: Path, parts: list[str], turns: int, env: dict[str, str]) 
         if "echo" in parts:
             results["echo"] = await echo(url_ws)
         results["turn_stats"] = (await health(url)).get("turns")
+        results["turns_run"] = (2 * turns * ("latency" in parts) + 2 * len(PAUSED) * (
+            "pauses" in parts) + 15 * ("echo" in parts))
     return results
 
 
@@ -271,17 +277,19 @@ def report(name: str, results: dict[str, Any], turns: int) -> None:
               f"{figures['utterances']}")
     if "echo" in results:
         e = results["echo"]
-        print(f"  echo: false barge-ins {e['false_barge_ins']} (5 long answers and 10 "
-              f"interrupted ones); interruptions missed {e['missed']} of 10")
+        print(f"  echo: false barge-ins {e['false_barge_ins']} (5 answers played back, "
+              f"{sum(e['reply_s']):.0f} s of reply in all, and 10 interrupted ones); "
+              f"interruptions missed {e['missed']} of 10")
         print(line("  interruption onset -> speech_started", e["detect_ms"]))
     stats = results.get("turn_stats")
     if stats:
         eot, drafts = stats["end_of_turn"], stats["drafts"]
-        spoken = max(1, drafts["adopted"] + drafts["discarded"])
+        turns_run = max(1, results.get("turns_run", 1))
         print(f"  end-of-turn decisions: {eot['decisions']}, mean {eot['mean_ms']} ms each")
-        print(f"  drafts: {drafts['adopted']} adopted, {drafts['discarded']} discarded "
-              f"({drafts['discarded_audio_s']} s of audio, {drafts['discarded_text_chars']} "
-              f"characters in vain; per draft {drafts['discarded_audio_s'] / spoken:.2f} s)")
+        print(f"  drafts: {drafts['adopted']} adopted, {drafts['discarded']} discarded over "
+              f"{turns_run} turns ({drafts['discarded_audio_s']} s of audio and "
+              f"{drafts['discarded_text_chars']} characters made in vain: "
+              f"{drafts['discarded_audio_s'] / turns_run:.2f} s of audio per turn)")
 
 
 async def main() -> None:

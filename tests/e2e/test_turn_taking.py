@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from openrealtime.backends.base import Backends
+from openrealtime.backends.fake import FakeLLM
 from openrealtime.client.speakerphone import Call, call, loudest_end
 from openrealtime.server.app import create_app
 from openrealtime.server.run import running_server
@@ -91,3 +92,33 @@ async def test_interruption_over_the_echo_cancels_the_answer(local_backends: Bac
     assert len(result.started) == 2  # the question, then the interruption: nothing else
     done = result.of_type("response.done")
     assert done[0]["response"]["status"] == "cancelled"
+
+
+LONG_REPLY = ("Here are five tips for sleeping better. First, go to bed at the same time "
+              "every night. Second, keep your bedroom cool, dark and quiet. Third, avoid "
+              "coffee after lunch. Fourth, put your phone away an hour before bed. Fifth, "
+              "get some daylight and exercise during the day.")
+
+
+@pytest.mark.parametrize("backchannel_ms,interrupts", [(700, False), (0, True)])
+async def test_backchannel_during_the_answer(local_backends: Backends, backchannel_ms: int,
+                                             interrupts: bool) -> None:
+    """With OPENREALTIME_BACKCHANNEL_MS an "okay" while the answer plays leaves it
+    playing and leaves no trace; without it (the reference) any speech interrupts.
+    (The answer is scripted, so it is long enough to speak over; the rest is real.)"""
+    backends = Backends(vad=local_backends.vad, stt=local_backends.stt,
+                        llm=FakeLLM(reply=LONG_REPLY), tts=local_backends.tts,
+                        names=local_backends.names, turn=local_backends.turn,
+                        echo=local_backends.echo)
+    mic = espeak("Give me five tips for sleeping better.", "en-us")
+    okay = espeak("Okay.", "en-gb")[int(0.4 * RATE):]
+    app = create_app(Settings(backchannel_ms=backchannel_ms), backends=backends)
+    async with running_server(app) as url:
+        result = await call(url.replace("http", "ws"), mic, session(SERVER_VAD),
+                            interruption=(2.0, okay))
+    # The answer was generated long before it was played: what stops it is the client,
+    # on speech_started (as the reference has it over WebSocket).
+    assert len(result.started) == (2 if interrupts else 1)
+    if not interrupts:  # no trace: one user item, one assistant item
+        items = [e["item"]["role"] for e in result.of_type("conversation.item.done")]
+        assert items == ["user", "assistant"]

@@ -128,8 +128,7 @@ class Harness:
             elif isinstance(out, fx.CancelEcho):  # an echo canceller that changes nothing
                 done.append(out)
                 near = np.full(len(out.mic), self.near_db, dtype=np.float32)
-                done += self._run(self.session.on_fact(fx.EchoCancelled(out.mic, out.mic,
-                                                                        near)))
+                done += self._run(self.session.on_fact(fx.EchoCancelled(out.mic, near)))
             else:
                 done.append(out)
         return done
@@ -292,10 +291,10 @@ def test_barge_in_cancels_the_answer_and_stops_the_far_end() -> None:
     rid = h.last(ev.ResponseCreated).response.id
     h.fact(fx.ClauseStarted(rid, "Once upon a time"))
     h.fact(fx.AudioProduced(rid, np.ones(24000 * 3, dtype=np.int16)))
-    assert h.session.listener.playout.playing(h.session.listener.received)
+    assert h.session.listener.intake.playout.playing(h.session.listener.intake.received)
     got = h.speak()
     assert got[:2] == ["started", "CancelResponse"] and "response.done:cancelled" in got
-    assert not h.session.listener.playout.playing(h.session.listener.received)
+    assert not h.session.listener.intake.playout.playing(h.session.listener.intake.received)
 
 
 def test_idle_timeout_commits_and_answers() -> None:
@@ -553,7 +552,7 @@ def test_echo_path_feeds_the_far_end_and_then_the_vad() -> None:
 
 def test_echo_gate_keeps_the_echo_from_starting_speech() -> None:
     h = Harness(SERVER_VAD, echo=True)
-    h.session.listener.playout.reserve(16000 * 60, 0)  # a minute of reply is playing
+    h.session.listener.intake.playout.reserve(16000 * 60, 0)  # a minute of reply is playing
     h.near_db = 0.0  # the microphone is no louder than the echo the far end explains
     assert "started" not in h.speak(640)
     h.near_db = 20.0  # someone speaks over it

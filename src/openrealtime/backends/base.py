@@ -173,16 +173,14 @@ class EndOfTurn(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class EchoOutput:
-    """What an echo canceller gives back for one chunk (all arrays the same length).
+    """What an echo canceller gives back for one chunk (both arrays the same length).
 
-    ``cleaned``: the microphone without the echo (for speech recognition); ``heard``:
-    the microphone as it was, aligned with ``cleaned`` (for the VAD); ``near_db``: per
-    sample, how many dB the microphone rises above the echo the far end explains
-    (``inf`` where no echo is possible). A canceller may leave the last two None.
+    ``cleaned``: the microphone without the echo; ``near_db``: per sample, how many dB
+    the microphone rises above the echo the far end explains (``inf`` where no echo is
+    possible; None if the canceller does not say).
     """
 
     cleaned: Float32Array
-    heard: Float32Array | None = None
     near_db: Float32Array | None = None
 
 

@@ -174,14 +174,11 @@ class SpeechScored:
 
 @dataclass(frozen=True, slots=True)
 class EchoCancelled:
-    """The canceller's output, all for the same (16 kHz) samples: ``samples`` without
-    the echo (what speech recognition hears); ``heard``: the microphone as it was, for the
-    VAD (the canceller's suppressor mutes the start of a barge-in); ``near_db``: how far
-    the microphone rises above the echo the far end explains (inf: no echo possible).
-    A canceller without an echo estimate leaves the last two None."""
+    """The canceller's output: ``samples`` without the echo (what the VAD and speech
+    recognition hear), and per sample ``near_db``, how far the microphone rises above
+    the echo the far end explains (inf: no echo possible; None: not known)."""
 
     samples: Float32Array
-    heard: Float32Array | None = None
     near_db: Float32Array | None = None
 
 

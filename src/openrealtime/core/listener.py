@@ -24,20 +24,17 @@ where the session must act (announce, commit, answer) — in order.
 from __future__ import annotations
 
 import re
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from ..audio import AudioFormat, Framer, Playout, SampleRing, StreamResampler
 from ..protocol import server_events as ev
 from ..protocol.errors import ProtocolError
 from ..protocol.ids import item_id as new_item_id
 from ..protocol.ids import response_id as new_response_id
 from ..protocol.session import AudioInput
 from . import effects as fx
+from .intake import SAMPLE_RATE, VAD_WINDOW, Intake, audio_format
 from .pending import PendingTurn, Speculation, TranscriptionResult
 from .turn import (
     EAGERNESS,
@@ -49,15 +46,6 @@ from .turn import (
     VoiceActivity,
 )
 
-SAMPLE_RATE = 16_000  # the input timeline (VAD and STT rate)
-# While the far end may be echoing, a window can start speech only if the microphone
-# rises this far above the echo the far end explains (mean over the window's samples).
-ECHO_GATE_DB = 6.0
-# Echo may still come in this long after the last sample the client was sent (its
-# buffer, the room, the delay the canceller allows for); past it the input bypasses
-# the canceller (listening costs 6 % of a core instead of 14 %).
-ECHO_TAIL_MS = 2500
-VAD_WINDOW = 512
 MIN_COMMIT_MS = 100
 # The speculative transcription starts after this much pause. The VAD's pause starts
 # ~40 ms after the last sound (p50; 10 % of the time before it, on a soft final "s"), yet
@@ -83,11 +71,6 @@ _NON_WORD = re.compile(r"[^a-z ]+")
 
 def ms(samples: int) -> int:
     return samples * 1000 // SAMPLE_RATE
-
-
-def audio_format(fmt: Any) -> AudioFormat:
-    return {"audio/pcm": AudioFormat("pcm16", 24000), "audio/pcmu": AudioFormat("pcmu", 8000),
-            "audio/pcma": AudioFormat("pcma", 8000)}[fmt.type]
 
 
 def is_backchannel(transcript: str) -> bool:
@@ -158,22 +141,13 @@ class Listener:
     def __init__(self, config: AudioInput, *, capacity_s: int = 120,
                  echo_latency: int | None = None, backchannel_ms: int = 0,
                  draft_revision: Callable[[], int | None] = lambda: None) -> None:
-        self.ring = SampleRing(SAMPLE_RATE * capacity_s)
-        self.framer = Framer(VAD_WINDOW)  # what the VAD hears
-        self.gate_framer = Framer(VAD_WINDOW)  # near_db beside it (echo path only)
-        self.gates: deque[float] = deque()  # per window sent to the VAD: may it start speech?
+        self.intake = Intake(capacity_s, echo_latency)
+        self.ring = self.intake.ring
         self.pending = PendingTurn()
-        self.playout = Playout()
-        # The echo canceller's fixed latency in samples (None: no canceller). While
-        # nothing plays the core delays the input by as much itself: one timeline.
-        self.echo_latency = echo_latency
-        self._held = np.zeros(echo_latency or 0, dtype=np.float32)  # the last input
-        self._bypassing = True
         self.backchannel = backchannel_ms * SAMPLE_RATE // 1000  # 0: any speech interrupts
         # The session's conversation revision if a draft may start now (the session
         # answers turns and has no answer running), else None.
         self.draft_revision = draft_revision
-        self.received = 0  # input samples received (ahead of ring.end by the echo carry)
         self.buffer_start = 0  # first sample of the uncommitted input buffer
         self.idle_deadline: int | None = None  # where idle_timeout_ms fires (None: off)
         self.draft: Draft | None = None
@@ -182,7 +156,7 @@ class Listener:
         self.speculated = False  # the current pause has its speculation
         self.scored = False  # ... and its end-of-turn score was asked for
         self.tentative = False  # speech during playback, not announced yet (backchannel?)
-        self._far: StreamResampler | None = None
+        self.onset = 0  # where the pending turn's speech was first heard
         self.configure(config)
 
     # ---------------------------------------------------------------- configuration
@@ -190,94 +164,22 @@ class Listener:
     def configure(self, config: AudioInput) -> list[Any]:
         """(Re)configure from the session; a turn in progress is abandoned."""
         self.config = config
-        self.format = audio_format(config.format)
-        # "QQ" (cubic) has a 1-sample delay where "HQ" holds back ~16 ms: on the input
-        # side that delay would add straight to turn-detection latency, and speech
-        # recognition does not need studio-grade filtering.
-        self.resampler = StreamResampler(self.format.sample_rate, SAMPLE_RATE, quality="QQ")
+        self.intake.configure(audio_format(config.format))
         td = config.turn_detection
         self.vad: VoiceActivity | None = None
         self.policy: SilencePolicy | SemanticPolicy | None = None
         if td is not None:
             threshold = td.threshold if td.type == "server_vad" else 0.5
             self.vad = VoiceActivity(threshold=threshold, window=VAD_WINDOW)
-            self.vad.reset(self.position)
+            self.vad.reset(self.intake.position)
             self.policy = (SilencePolicy(td.silence_duration_ms * 16) if td.type == "server_vad"
                            else EAGERNESS[td.eagerness])
+        self.intake.scoring = self.vad is not None
         return self._abandon()
-
-    @property
-    def position(self) -> int:
-        """Sample index at the end of the last complete VAD window."""
-        return self.ring.end - self.framer.pending
-
-    @property
-    def semantic(self) -> bool:
-        return isinstance(self.policy, SemanticPolicy)
 
     def stt_options(self) -> dict[str, Any]:
         tr = self.config.transcription
         return {"language": tr.language if tr else None, "prompt": tr.prompt if tr else None}
-
-    # ------------------------------------------------------------------------ intake
-
-    def append(self, raw: bytes) -> list[Any]:
-        """Client audio in the session's input format. Raises ValueError if undecodable."""
-        x16 = self.resampler.process(self.format.decode(raw))
-        start, self.received = self.received, self.received + len(x16)
-        if self.echo_latency is None:
-            self.playout.read(start, 0)  # forget what has been played
-            return self._intake(x16)
-        held = self._held
-        joined = np.concatenate([held, x16])
-        self._held = joined[len(joined) - self.echo_latency:]
-        end = self.playout.end
-        if end and end + ECHO_TAIL_MS * 16 > start:  # the reply may be echoing
-            lead, self._bypassing = (held if self._bypassing else None), False
-            return [fx.CancelEcho(x16, self.playout.read(start, len(x16)), lead)]
-        self._bypassing = True
-        self.playout.read(start, 0)
-        return self._intake_gated(joined[:len(x16)], None)
-
-    def on_echo_cancelled(self, fact: fx.EchoCancelled) -> list[Any]:
-        return self._intake_gated(fact.samples, fact.near_db, fact.heard)
-
-    def _intake_gated(self, samples: fx.Float32Array, near_db: fx.Float32Array | None,
-                      heard: fx.Float32Array | None = None) -> list[Any]:
-        """Recognition hears the cleaned audio, the VAD ``heard`` (by default the same),
-        gated: while echo is possible, a window may start speech only where the
-        microphone rises above the echo (``near_db``; None: no echo possible)."""
-        near = near_db if near_db is not None else np.full(len(samples), np.inf,
-                                                           dtype=np.float32)
-        # (inf, "no echo possible", counts as very clear over the part of a window it covers)
-        gates = [bool(np.mean(np.minimum(w, 60.0)) >= ECHO_GATE_DB)
-                 for w in self.gate_framer.push(near)]
-        return self._intake(samples, heard, gates)
-
-    def _intake(self, x16: fx.Float32Array, heard: fx.Float32Array | None = None,
-                gates: list[bool] | None = None) -> list[Any]:
-        self.ring.write(x16)
-        windows = self.framer.push(x16 if heard is None else heard)
-        if gates is not None:
-            self.gates.extend(gates)
-        if not windows or self.vad is None:
-            self.gates.clear()
-            return []
-        return [fx.ScoreSpeech(windows)]
-
-    def played(self, samples: fx.Int16Array, sample_rate: int) -> None:
-        """Reply audio went to the client: it plays from now on (the echo's far end)."""
-        if self.echo_latency is None:  # only the timing matters
-            self.playout.reserve(len(samples) * SAMPLE_RATE // sample_rate, self.received)
-            return
-        if self._far is None or self._far.in_rate != sample_rate:
-            self._far = StreamResampler(sample_rate, SAMPLE_RATE, quality="QQ")
-        far = self._far.process(samples.astype(np.float32) * np.float32(1 / 32768))
-        self.playout.play(far, self.received)
-
-    def stopped_playing(self) -> None:
-        """The client stopped the reply (barge-in, clear, truncate): no more far end."""
-        self.playout.cut(self.received)
 
     # ------------------------------------------------------------------- VAD facts
 
@@ -287,7 +189,7 @@ class Listener:
         if vad is None:
             return out
         for p in probabilities:
-            if self.gates and not self.gates.popleft() and vad.state != "speech":
+            if not self.intake.may_start() and vad.state != "speech":
                 p = 0.0  # the echo, not the user: it may not start (or resume) speech
             activity = vad.push(p)
             if isinstance(activity, SpeechBegan):
@@ -310,7 +212,8 @@ class Listener:
         pad = (td.prefix_padding_ms if td is not None and td.type == "server_vad" else 300) * 16
         self.pending.begin(new_item_id(), max(onset - pad, self.buffer_start, self.ring.start))
         self._new_pause()
-        self.tentative = self.backchannel > 0 and self.playout.playing(onset)
+        self.onset = onset
+        self.tentative = self.backchannel > 0 and self.intake.playout.playing(onset)
         return [] if self.tentative else self._announce()
 
     def _announce(self) -> list[Any]:
@@ -323,7 +226,7 @@ class Listener:
     def _confirm_if_long(self) -> list[Any]:
         """A tentative utterance that lasts is no backchannel: announce it now."""
         assert self.vad is not None
-        if self.tentative and self.vad.position - self.pending.speech_start >= self.backchannel:
+        if self.tentative and self.vad.position - self.onset >= self.backchannel:
             return self._announce()
         return []
 
@@ -363,7 +266,7 @@ class Listener:
         thread) rather than with the speech recognizer, which the draft waits for.
         """
         vad, spec = self.vad, self.pending.speculation
-        if (not self.semantic or self.scored or vad is None or vad.state != "pause"
+        if (not isinstance(self.policy, SemanticPolicy) or self.scored or vad is None or vad.state != "pause"
                 or vad.silence < SCORE_AFTER_MS * 16 or spec is None or spec.result is None):
             return []
         assert self.pending.item_id is not None
@@ -413,8 +316,11 @@ class Listener:
 
     def _turn_over(self, silence: int) -> bool:
         policy = self.policy
-        if isinstance(policy, SilencePolicy):
-            return silence >= policy.silence and not self._undecided_backchannel()
+        if isinstance(policy, SilencePolicy):  # (a short utterance in the middle of the
+            # reply waits for its transcript: a backchannel leaves no trace)
+            spec = self.pending.speculation
+            undecided = self.tentative and (spec is None or spec.result is None)
+            return silence >= policy.silence and not undecided
         assert isinstance(policy, SemanticPolicy)
         if silence >= policy.max_silence:
             return True
@@ -424,10 +330,6 @@ class Listener:
         text = spec.result.transcript if isinstance(spec.result, fx.TranscriptionCompleted) else ""
         finished = None if self.score is None else policy.finished(self.score, text)
         return silence >= policy.required(finished)
-
-    def _undecided_backchannel(self) -> bool:
-        return self.tentative and (self.pending.speculation is None
-                                   or self.pending.speculation.result is None)
 
     def _end(self, position: int) -> list[Any]:
         assert self.vad is not None
@@ -475,10 +377,6 @@ class Listener:
         self.buffer_start = self.ring.end
         return [*out, ev.InputAudioBufferCleared()]
 
-    def taken(self, end: int) -> None:
-        """The session committed the input up to ``end``."""
-        self.buffer_start = end
-
     def _abandon(self, *, cancel: bool = True) -> list[Any]:
         """Forget the pending turn (commit, clear, reconfiguration)."""
         out: list[Any] = []
@@ -488,7 +386,7 @@ class Listener:
         out += self.drop_draft()
         self.tentative = False
         if self.vad is not None:
-            self.vad.reset(self.position)
+            self.vad.reset(self.intake.position)
         return out
 
     def drop_draft(self) -> list[Any]:
@@ -506,7 +404,7 @@ class Listener:
         """
         if timeout_ms is None:
             return
-        self.idle_deadline = max(self.ring.end, self.playout.end) + timeout_ms * 16
+        self.idle_deadline = max(self.ring.end, self.intake.playout.end) + timeout_ms * 16
 
     def _idle_check(self) -> list[Any]:
         assert self.vad is not None

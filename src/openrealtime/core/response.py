@@ -16,6 +16,7 @@ from typing import Literal
 import numpy as np
 
 from ..audio import AudioFormat
+from ..protocol import client_events as ce
 from ..protocol import server_events as ev
 from ..protocol.ids import call_id as new_call_id
 from ..protocol.ids import item_id as new_item_id
@@ -26,8 +27,10 @@ from ..protocol.items import (
     OutputAudioPart,
     OutputTextPart,
 )
+from ..protocol.session import RealtimeSession
 from .conversation import AssistantAudio
-from .effects import Int16Array
+from .effects import Int16Array, ResponsePlan
+from .intake import audio_format
 
 # Audio accounting rates (documented in docs/usage.md): the hosted service bills
 # roughly 10 tokens per second of user audio and 20 per second of model audio.
@@ -253,3 +256,26 @@ class ResponseState:
                 cached_tokens_details=ev.CachedTokensDetails(text_tokens=cached)),
             output_token_details=ev.OutputTokenDetails(text_tokens=output_text,
                                                        audio_tokens=output_audio))
+
+
+def response_plan(config: RealtimeSession, params: ce.ResponseParams,
+                  items: list[AnyItem]) -> ResponsePlan:
+    """What the runtime needs to generate a response: the session's settings, overridden
+    by those ``response.create`` gave (``params``), and the context ``items``."""
+    out_cfg = params.audio.output if params.audio and params.audio.output else None
+    tools = params.tools if params.tools is not None else config.tools
+    tool_choice = params.tool_choice or config.tool_choice
+    max_tokens = params.max_output_tokens or config.max_output_tokens
+    return ResponsePlan(
+        instructions=params.instructions if params.instructions is not None
+        else config.instructions,
+        items=items, output_modalities=list(params.output_modalities
+                                            or config.output_modalities),
+        voice=out_cfg.voice if out_cfg else config.audio.output.voice,
+        speed=out_cfg.speed if out_cfg else config.audio.output.speed,
+        output_sample_rate=audio_format(config.audio.output.format).sample_rate,
+        max_output_tokens=None if max_tokens == "inf" else max_tokens,
+        temperature=params.temperature or config.temperature,
+        tools=[t.model_dump() for t in tools],
+        tool_choice=tool_choice if isinstance(tool_choice, str) else tool_choice.model_dump(),
+    )

@@ -28,6 +28,7 @@ from ..protocol.items import InputAudioPart, MessageItem
 from ..protocol.session import RealtimeSession, apply_update
 from . import effects as fx
 from .conversation import Conversation
+from .intake import SAMPLE_RATE, audio_format
 from .items import (
     build_context,
     check_new_item,
@@ -38,9 +39,9 @@ from .items import (
     truncate_item,
 )
 from .limits import SessionLimits
-from .listener import SAMPLE_RATE, Commit, DraftWanted, Listener, TurnBegan, audio_format
+from .listener import Commit, DraftWanted, Listener, TurnBegan
 from .pending import FINAL, Speculation, TranscriptionResult
-from .response import ResponseState
+from .response import ResponseState, response_plan
 
 DEFAULT_LIMITS = SessionLimits()
 Output: TypeAlias = ev.ServerEvent | fx.Effect
@@ -127,7 +128,8 @@ class Session:
 
     def _append(self, e: ce.InputAudioBufferAppend) -> list[Output]:
         try:
-            return self._signals(self.listener.append(base64.b64decode(e.audio, validate=True)))
+            return self._signals(self.listener.intake.append(
+                base64.b64decode(e.audio, validate=True)))
         except (binascii.Error, ValueError):
             raise ProtocolError(
                 "Invalid 'audio'. Expected base64-encoded audio bytes (mono PCM16 at 24kHz) "
@@ -153,7 +155,7 @@ class Session:
 
     def _item_truncate(self, e: ce.ConversationItemTruncate) -> list[Output]:
         truncated = truncate_item(self.conversation, e, self.limits.output_audio_items)
-        self.listener.stopped_playing()  # the client stopped playing it just now
+        self.listener.intake.stopped_playing()  # the client stopped playing it just now
         return [truncated]
 
     def _item_delete(self, e: ce.ConversationItemDelete) -> list[Output]:
@@ -191,7 +193,7 @@ class Session:
         out: list[Output] = []
         if self.inband is not None:
             out += self._cancel(self.inband, "client_cancelled")
-        self.listener.stopped_playing()
+        self.listener.intake.stopped_playing()
         out.append(ev.OutputAudioBufferCleared(response_id=self.last_response))
         return out
 
@@ -212,7 +214,7 @@ class Session:
                 td = self.config.audio.input.turn_detection
                 if td is not None and td.interrupt_response and self.inband is not None:
                     out += self._cancel(self.inband, "turn_detected")
-                    self.listener.stopped_playing()
+                    self.listener.intake.stopped_playing()
             elif isinstance(item, Commit):
                 out += self._committed(item)
             elif isinstance(item, DraftWanted):
@@ -232,7 +234,7 @@ class Session:
         """The speculative answer: the conversation plus the turn as heard so far."""
         heard = MessageItem(id=wanted.item_id, role="user",
                             content=[InputAudioPart(transcript=wanted.transcript)])
-        plan = self._plan(ce.ResponseParams(), [*self.conversation.items, heard])
+        plan = response_plan(self.config, ce.ResponseParams(), [*self.conversation.items, heard])
         return fx.StartResponse(wanted.response_id, plan, draft=True)
 
     def _committed(self, c: Commit) -> list[Output]:
@@ -258,7 +260,7 @@ class Session:
         live speculation, which then stands as the item's transcription."""
         ring = self.listener.ring
         audio = ring.read(max(start, ring.start), end)
-        self.listener.taken(end)
+        self.listener.buffer_start = end
         item = MessageItem(id=item_id, role="user", content=[InputAudioPart()])
         prev = self.conversation.insert(item, None)
         self.conversation.keep_input_audio(item_id, audio)
@@ -280,30 +282,10 @@ class Session:
 
     # -------------------------------------------------------------- responses
 
-    def _plan(self, params: ce.ResponseParams, items: list[Any]) -> fx.ResponsePlan:
-        cfg = self.config
-        out_cfg = params.audio.output if params.audio and params.audio.output else None
-        tools = params.tools if params.tools is not None else cfg.tools
-        tool_choice = params.tool_choice or cfg.tool_choice
-        max_tokens = params.max_output_tokens or cfg.max_output_tokens
-        return fx.ResponsePlan(
-            instructions=params.instructions if params.instructions is not None
-            else cfg.instructions,
-            items=items, output_modalities=list(params.output_modalities or cfg.output_modalities),
-            voice=out_cfg.voice if out_cfg else cfg.audio.output.voice,
-            speed=out_cfg.speed if out_cfg else cfg.audio.output.speed,
-            output_sample_rate=self.output_format.sample_rate,
-            max_output_tokens=None if max_tokens == "inf" else max_tokens,
-            temperature=params.temperature or cfg.temperature,
-            tools=[t.model_dump() for t in tools],
-            tool_choice=tool_choice if isinstance(tool_choice, str)
-            else tool_choice.model_dump(),
-        )
-
     def _open(self, params: ce.ResponseParams, items: list[Any], inband: bool,
               response_id: str | None = None) -> tuple[ResponseState, fx.ResponsePlan]:
         """Register a response (its ``response.created`` is the caller's to send)."""
-        plan = self._plan(params, items)
+        plan = response_plan(self.config, params, items)
         fmt = self.output_format
         state = ResponseState(
             id=response_id or new_response_id(), modalities=plan.output_modalities,
@@ -339,22 +321,19 @@ class Session:
 
     def on_fact(self, fact: fx.Fact) -> list[Output]:
         """Apply one backend fact; stale facts give nothing."""
-        return self._apply_fact(fact) + self._forget_dropped()
-
-    def _apply_fact(self, fact: fx.Fact) -> list[Output]:
         listener = self.listener
         if isinstance(fact, fx.SpeechScored):
             return self._signals(listener.on_speech(fact.probabilities))
         if isinstance(fact, fx.EchoCancelled):
-            return self._signals(listener.on_echo_cancelled(fact))
+            return self._signals(listener.intake.on_echo_cancelled(fact))
         if isinstance(fact, fx.TurnScored):
             return self._signals(listener.on_turn_scored(fact))
         if isinstance(fact, fx.TranscriptionCompleted | fx.TranscriptionFailed):
-            return self._transcribed(fact)
+            return self._transcribed(fact) + self._forget_dropped()
         state = self.responses.get(fact.response_id)
         if state is None:
             return []  # stale: the response already ended (cancelled or failed)
-        return self._response_fact(state, fact)
+        return self._response_fact(state, fact) + self._forget_dropped()
 
     def _response_fact(self, state: ResponseState, fact: fx.Fact) -> list[Output]:
         if isinstance(fact, fx.TextProduced):
@@ -364,7 +343,7 @@ class Session:
         if isinstance(fact, fx.AudioProduced):
             if state.inband:
                 self.voice_locked = True
-            self.listener.played(fact.samples, state.output_format.sample_rate)
+            self.listener.intake.played(fact.samples, state.output_format.sample_rate)
             events = list(state.on_audio(fact.samples))
             message_id = state.message.id if state.message is not None else None
             if state.inband and not state.audio_kept and state.audio is not None \

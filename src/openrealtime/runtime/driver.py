@@ -144,7 +144,7 @@ class SessionDriver:
             self._echo_down = True
             return fx.EchoCancelled(effect.mic)
         self._echo_down = False
-        return fx.EchoCancelled(out.cleaned, out.heard, out.near_db)
+        return fx.EchoCancelled(out.cleaned, out.near_db)
 
     async def _read(self, receive: Receive) -> None:
         while self._close is None:
