@@ -44,24 +44,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from latency import QUESTIONS  # noqa: E402  (bench/ is this script's directory)
+
 from openrealtime.audio import read_wav, resample  # noqa: E402
 from openrealtime.client.speakerphone import AUDIBLE, call  # noqa: E402
 
 RATE = 24_000
 VOICES = ("en-gb-x-rp", "en-029", "en-gb-x-gbclan", "en-gb-x-gbcwmd")
-QUESTIONS = [
-    "What is the capital of France?", "How far away is the moon?",
-    "What is the tallest mountain in the world?", "Who wrote Romeo and Juliet?",
-    "How many legs does a spider have?", "What color is the sky on a clear day?",
-    "Can you recommend a good book?", "What is the boiling point of water?",
-    "Why do cats purr?", "How do airplanes fly?", "What is the largest ocean?",
-    "Tell me a fun fact about octopuses.", "What is the speed of light?",
-    "How many days are in a leap year?", "What language is spoken in Brazil?",
-    "What is photosynthesis?", "Who painted the Mona Lisa?",
-    "What is the capital of Japan?", "How do I make a cup of tea?",
-    "What is the biggest planet in our solar system?", "Where do penguins live?",
-    "What time zone is London in?",
-]
 PAUSED = [  # (before the pause, after it)
     ("I would like to book a flight to", "Paris next Friday."),
     ("Can you tell me about the", "history of Rome?"),

@@ -158,6 +158,24 @@ ADOPT = [*COMMIT, "delta", "completed:what time is it", "created", "AdoptDraft"]
 # ---------------------------------------------------------------- server_vad
 
 
+def talking(h: Harness, seconds: int = 10) -> str:
+    """A first turn whose answer (``seconds`` of audio) is being played."""
+    drafted(h, "tell me a story")
+    h.quiet(420)
+    rid = h.last(ev.ResponseCreated).response.id
+    h.fact(fx.ClauseStarted(rid, "Once upon a time"))
+    h.fact(fx.AudioProduced(rid, np.ones(24000 * seconds, dtype=np.int16)))
+    return rid
+
+
+def drafted(h: Harness, text: str = "what time is it") -> Harness:
+    """Speech, a pause, its transcript: the draft is running."""
+    h.speak()
+    h.quiet(96)
+    assert h.result(text) == ["StartDraft"]
+    return h
+
+
 def test_server_vad_draft_ready_before_the_silence_ends_is_adopted() -> None:
     h = Harness(SERVER_VAD)
     assert h.speak() == ["started"]
@@ -240,10 +258,7 @@ def test_no_draft_for_an_empty_transcript() -> None:
 
 
 def test_conversation_edit_discards_the_draft() -> None:
-    h = Harness(SERVER_VAD)
-    h.speak()
-    h.quiet(96)
-    h.result("what time is it")
+    h = drafted(Harness(SERVER_VAD))
     item = {"type": "message", "role": "user", "content": [{"type": "input_text",
                                                               "text": "context"}]}
     assert h.handle({"type": "conversation.item.create", "item": item}) == [
@@ -253,29 +268,20 @@ def test_conversation_edit_discards_the_draft() -> None:
 
 
 def test_manual_commit_discards_the_draft() -> None:
-    h = Harness(SERVER_VAD)
-    h.speak()
-    h.quiet(96)
-    h.result("what time is it")
+    h = drafted(Harness(SERVER_VAD))
     assert h.handle({"type": "input_audio_buffer.commit"}) == [
         "DiscardDraft", "committed", "added", "done", "StartTranscription#0"]
 
 
 def test_clear_discards_the_draft() -> None:
-    h = Harness(SERVER_VAD)
-    h.speak()
-    h.quiet(96)
-    h.result("what time is it")
+    h = drafted(Harness(SERVER_VAD))
     assert h.handle({"type": "input_audio_buffer.clear"}) == [
         "CancelTranscription", "DiscardDraft", "cleared"]
     assert h.quiet(500) == []
 
 
 def test_reconfiguring_turn_detection_abandons_the_turn() -> None:
-    h = Harness(SERVER_VAD)
-    h.speak()
-    h.quiet(96)
-    h.result("what time is it")
+    h = drafted(Harness(SERVER_VAD))
     assert h.handle({"type": "session.update", "session": {"type": "realtime", "audio": {
         "input": {"turn_detection": SEMANTIC}}}}) == [
             "CancelTranscription", "DiscardDraft", "session.updated"]
@@ -284,13 +290,7 @@ def test_reconfiguring_turn_detection_abandons_the_turn() -> None:
 
 def test_barge_in_cancels_the_answer_and_stops_the_far_end() -> None:
     h = Harness(SERVER_VAD)
-    h.speak()
-    h.quiet(96)
-    h.result("tell me a story")
-    h.quiet(420)
-    rid = h.last(ev.ResponseCreated).response.id
-    h.fact(fx.ClauseStarted(rid, "Once upon a time"))
-    h.fact(fx.AudioProduced(rid, np.ones(24000 * 3, dtype=np.int16)))
+    talking(h, 3)
     assert h.session.listener.intake.playout.playing(h.session.listener.intake.received)
     got = h.speak()
     assert got[:2] == ["started", "CancelResponse"] and "response.done:cancelled" in got
@@ -441,18 +441,6 @@ def test_eagerness_thresholds(eagerness: str, probability: float, ends: bool) ->
 
 
 # -------------------------------------------------------------- backchannels
-
-
-def talking(h: Harness) -> str:
-    """A first turn whose answer (10 s of audio) is being played."""
-    h.speak()
-    h.quiet(96)
-    h.result("tell me a story")
-    h.quiet(420)
-    rid = h.last(ev.ResponseCreated).response.id
-    h.fact(fx.ClauseStarted(rid, "Once upon a time"))
-    h.fact(fx.AudioProduced(rid, np.ones(24000 * 10, dtype=np.int16)))
-    return rid
 
 
 def test_backchannel_during_playback_is_dropped() -> None:
