@@ -52,6 +52,7 @@ bench: setup
 	$(PY) bench/listen.py --seconds 60
 	$(PY) bench/bargein.py --trials 20
 	$(PY) bench/turns.py --turns 20
+	$(PY) bench/echo_gate.py
 	$(PY) bench/video_understanding.py
 	$(PY) bench/video_generation.py
 

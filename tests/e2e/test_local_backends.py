@@ -74,7 +74,7 @@ def test_backends_satisfy_protocols(backends: Backends) -> None:
     assert isinstance(backends.stt, STT)
     assert isinstance(backends.llm, LLM)
     assert isinstance(backends.tts, TTS)
-    assert set(backends.names) == {"vad", "stt", "llm", "tts", "vision"}
+    assert set(backends.names) == {"vad", "stt", "llm", "tts", "vision", "turn", "echo"}
     assert isinstance(backends.vision, Vision)
     assert "SmolLM2" in backends.names["llm"]
 

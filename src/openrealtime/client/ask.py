@@ -35,6 +35,7 @@ class TurnResult:
     speech_stopped: float | None = None
     first_audio: float | None = None
     done: float | None = None
+    heard_until: float | None = None  # when the reply's audio would end, played from its start
     events: list[str] = field(default_factory=list)
     usage: dict[str, Any] | None = None
     errors: list[str] = field(default_factory=list)  # error events (when not strict)
@@ -63,22 +64,36 @@ def to_pcm24k(x: np.ndarray, rate: int) -> np.ndarray:
 
 
 async def _stream(ws: Any, x: np.ndarray, result: TurnResult, realtime: bool,
-                  trailing_silence_s: float) -> None:
+                  trailing_silence_s: float, listen: bool = False) -> None:
+    """The question, then silence. At real-time pace the silence goes on, as from a
+    microphone, until the answer is complete (``listen``: and heard to its end, as a
+    user does before asking again): a server that learns from the input while its reply
+    plays (the echo path) hears what a real client sends. Otherwise
+    ``trailing_silence_s`` of it, at once."""
     end = speech_end(x)
     padded = np.concatenate([x, np.zeros(int(RATE * trailing_silence_s), dtype=np.float32)])
+    silence = np.zeros(FRAME, dtype=np.float32)
     start = time.perf_counter()
-    for index, offset in enumerate(range(0, len(padded), FRAME)):
-        if result.done is not None:
-            return
-        frame = padded[offset:offset + FRAME]
+    index = 0
+    while _speaking(result, listen) and (realtime or index * FRAME < len(padded)):
+        offset = index * FRAME
+        frame = padded[offset:offset + FRAME] if offset < len(padded) else silence
         payload = base64.b64encode(int16_to_bytes(float32_to_pcm16(frame))).decode()
         await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": payload}))
         if offset <= end < offset + FRAME:
             result.speech_end_sent = time.perf_counter()
+        index += 1
         if realtime:
-            delay = start + (index + 1) * FRAME_MS / 1000 - time.perf_counter()
+            delay = start + index * FRAME_MS / 1000 - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
+
+
+def _speaking(result: TurnResult, listen: bool) -> bool:
+    """Whether the client still sends microphone audio in this turn."""
+    if result.done is None:
+        return True
+    return listen and result.heard_until is not None and time.perf_counter() < result.heard_until
 
 
 async def _collect(ws: Any, result: TurnResult, strict: bool) -> None:
@@ -95,6 +110,7 @@ async def _collect(ws: Any, result: TurnResult, strict: bool) -> None:
             if result.first_audio is None:
                 result.first_audio = time.perf_counter()
             chunks.append(np.frombuffer(base64.b64decode(event["delta"]), dtype="<i2"))
+            result.heard_until = result.first_audio + sum(map(len, chunks)) / RATE
         elif kind in ("response.output_audio_transcript.done", "response.audio_transcript.done"):
             result.answer = event["transcript"]
         elif kind in ("response.output_text.done", "response.text.done"):
@@ -114,19 +130,34 @@ async def _collect(ws: Any, result: TurnResult, strict: bool) -> None:
 
 async def ask_turn(ws: Any, x: np.ndarray, *, realtime: bool = True,
                    trailing_silence_s: float = 3.0, timeout_s: float = 60.0,
-                   strict: bool = True) -> TurnResult:
+                   strict: bool = True, listen: bool = False) -> TurnResult:
     """Stream one spoken question (float32, 24 kHz) and collect the answer.
 
-    ``strict``: an ``error`` event raises; otherwise it is kept in ``result.errors``.
+    ``listen``: return only once the answer would have been heard to its end (the next
+    question does not interrupt it), the microphone sending silence meanwhile.
+
+    ``strict``: an ``error`` event raises and so does no answer within ``timeout_s``;
+    otherwise either is kept in ``result.errors`` (with the events seen).
     """
     result = TurnResult()
     collector = asyncio.create_task(_collect(ws, result, strict))
+    streamer = asyncio.create_task(_stream(ws, x, result, realtime, trailing_silence_s,
+                                           listen))
     try:
-        await _stream(ws, x, result, realtime, trailing_silence_s)
-        await asyncio.wait_for(asyncio.shield(collector), timeout_s)
+        await asyncio.wait_for(asyncio.shield(collector), len(x) / RATE + timeout_s)
+        if listen:
+            await streamer
+    except TimeoutError:
+        if strict:
+            raise
+        result.errors.append(f"no response.done within {timeout_s:g} s after the audio; "
+                             f"events: {', '.join(result.events) or 'none'}")
     finally:
-        collector.cancel()
-        await asyncio.gather(collector, return_exceptions=True)
+        for task in (streamer, collector):
+            task.cancel()
+        outcomes = await asyncio.gather(streamer, collector, return_exceptions=True)
+    if strict and isinstance(outcomes[0], Exception) and result.done is None:
+        raise outcomes[0]
     return result
 
 
@@ -191,7 +222,9 @@ async def ask_url(url: str, x: np.ndarray, *, api_key: str | None = None,
 async def converse(url: str, questions: list[np.ndarray], *, api_key: str | None = None,
                    instructions: str | None = None,
                    on_turn: Any = None) -> list[TurnResult]:
-    """Several spoken turns in ONE session, each at real-time pace, errors kept per turn.
+    """Several spoken turns in ONE session, each at real-time pace, errors kept per turn;
+    each question comes once the previous answer has been heard (the client does not
+    play it, but listens as long as it lasts, its microphone sending silence).
 
     ``on_turn(index, result)`` is called after each answer (progress, figures).
     """
@@ -201,7 +234,7 @@ async def converse(url: str, questions: list[np.ndarray], *, api_key: str | None
                                   max_size=None) as ws:
         await configure(ws, instructions)
         for index, x in enumerate(questions):
-            results.append(await ask_turn(ws, x, strict=False))
+            results.append(await ask_turn(ws, x, strict=False, listen=True))
             if on_turn is not None:
                 on_turn(index, results[-1])
     return results
