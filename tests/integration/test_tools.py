@@ -276,6 +276,7 @@ async def test_beta_tool_call_turn(server_url: str, backends: Backends) -> None:
     async with client(server_url).beta.realtime.connect(
             model="gpt-4o-realtime-preview") as conn:
         assert (await recv(conn)).type == "session.created"
+        assert (await recv(conn)).type == "conversation.created"  # beta's opening pair
         await conn.session.update(session={"modalities": ["text"], "tools": TOOLS,
                                            "tool_choice": "auto"})
         updated = await recv(conn)

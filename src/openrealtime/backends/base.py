@@ -98,6 +98,10 @@ class LLMRequest:
     # Sampling seed: the same request with the same seed gives the same answer (tests,
     # reproducible reports). None: the backend's own sequence of seeds.
     seed: int | None = None
+    # Chat Completions' reasoning_effort and parallel_tool_calls, for servers whose
+    # models take them (None: not sent). The local LLM has no use for either.
+    reasoning_effort: str | None = None
+    parallel_tool_calls: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

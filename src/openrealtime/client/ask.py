@@ -64,10 +64,10 @@ def to_pcm24k(x: np.ndarray, rate: int) -> np.ndarray:
 
 
 async def _stream(ws: Any, x: np.ndarray, result: TurnResult, realtime: bool,
-                  trailing_silence_s: float, listen: bool = False) -> None:
+                  trailing_silence_s: float, listen_s: float | None = None) -> None:
     """The question, then silence. At real-time pace the silence goes on, as from a
-    microphone, until the answer is complete (``listen``: and heard to its end, as a
-    user does before asking again): a server that learns from the input while its reply
+    microphone, until the answer is complete (``listen_s``: and heard to its end, or
+    for that long after it is complete, as a user listens before asking again): a server that learns from the input while its reply
     plays (the echo path) hears what a real client sends. Otherwise
     ``trailing_silence_s`` of it, at once."""
     end = speech_end(x)
@@ -75,7 +75,7 @@ async def _stream(ws: Any, x: np.ndarray, result: TurnResult, realtime: bool,
     silence = np.zeros(FRAME, dtype=np.float32)
     start = time.perf_counter()
     index = 0
-    while _speaking(result, listen) and (realtime or index * FRAME < len(padded)):
+    while _speaking(result, listen_s) and (realtime or index * FRAME < len(padded)):
         offset = index * FRAME
         frame = padded[offset:offset + FRAME] if offset < len(padded) else silence
         payload = base64.b64encode(int16_to_bytes(float32_to_pcm16(frame))).decode()
@@ -89,11 +89,19 @@ async def _stream(ws: Any, x: np.ndarray, result: TurnResult, realtime: bool,
                 await asyncio.sleep(delay)
 
 
-def _speaking(result: TurnResult, listen: bool) -> bool:
+async def _drain(ws: Any, result: TurnResult) -> None:
+    """Events after ``response.done`` while the answer is heard (kept by type)."""
+    async for message in ws:
+        result.events.append(json.loads(message)["type"])
+
+
+def _speaking(result: TurnResult, listen_s: float | None) -> bool:
     """Whether the client still sends microphone audio in this turn."""
     if result.done is None:
         return True
-    return listen and result.heard_until is not None and time.perf_counter() < result.heard_until
+    if listen_s is None or result.heard_until is None:
+        return False
+    return time.perf_counter() < min(result.heard_until, result.done + listen_s)
 
 
 async def _collect(ws: Any, result: TurnResult, strict: bool) -> None:
@@ -130,11 +138,12 @@ async def _collect(ws: Any, result: TurnResult, strict: bool) -> None:
 
 async def ask_turn(ws: Any, x: np.ndarray, *, realtime: bool = True,
                    trailing_silence_s: float = 3.0, timeout_s: float = 60.0,
-                   strict: bool = True, listen: bool = False) -> TurnResult:
+                   strict: bool = True, listen_s: float | None = None) -> TurnResult:
     """Stream one spoken question (float32, 24 kHz) and collect the answer.
 
-    ``listen``: return only once the answer would have been heard to its end (the next
-    question does not interrupt it), the microphone sending silence meanwhile.
+    ``listen_s``: return only once the answer would have been heard to its end, or
+    ``listen_s`` seconds after it is complete (the next question then talks over the
+    rest), the microphone sending silence meanwhile.
 
     ``strict``: an ``error`` event raises and so does no answer within ``timeout_s``;
     otherwise either is kept in ``result.errors`` (with the events seen).
@@ -142,11 +151,16 @@ async def ask_turn(ws: Any, x: np.ndarray, *, realtime: bool = True,
     result = TurnResult()
     collector = asyncio.create_task(_collect(ws, result, strict))
     streamer = asyncio.create_task(_stream(ws, x, result, realtime, trailing_silence_s,
-                                           listen))
+                                           listen_s))
     try:
         await asyncio.wait_for(asyncio.shield(collector), len(x) / RATE + timeout_s)
-        if listen:
-            await streamer
+        if listen_s is not None:  # reading on: a client that stops reading stalls its session
+            drain = asyncio.create_task(_drain(ws, result))
+            try:
+                await streamer
+            finally:
+                drain.cancel()
+                await asyncio.gather(drain, return_exceptions=True)
     except TimeoutError:
         if strict:
             raise
@@ -223,8 +237,9 @@ async def converse(url: str, questions: list[np.ndarray], *, api_key: str | None
                    instructions: str | None = None,
                    on_turn: Any = None) -> list[TurnResult]:
     """Several spoken turns in ONE session, each at real-time pace, errors kept per turn;
-    each question comes once the previous answer has been heard (the client does not
-    play it, but listens as long as it lasts, its microphone sending silence).
+    the client does not play the answers but listens as a user would, its microphone
+    sending silence: to the end of each answer, or 3 s after ``response.done``, then it
+    asks the next question over whatever remains.
 
     ``on_turn(index, result)`` is called after each answer (progress, figures).
     """
@@ -234,7 +249,7 @@ async def converse(url: str, questions: list[np.ndarray], *, api_key: str | None
                                   max_size=None) as ws:
         await configure(ws, instructions)
         for index, x in enumerate(questions):
-            results.append(await ask_turn(ws, x, strict=False, listen=True))
+            results.append(await ask_turn(ws, x, strict=False, listen_s=3.0))
             if on_turn is not None:
                 on_turn(index, results[-1])
     return results

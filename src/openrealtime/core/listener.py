@@ -179,7 +179,8 @@ class Listener:
 
     def stt_options(self) -> dict[str, Any]:
         tr = self.config.transcription
-        return {"language": tr.language if tr else None, "prompt": tr.prompt if tr else None}
+        return {"language": tr.whisper_language() if tr else None,
+                "prompt": tr.whisper_prompt() if tr else None}
 
     # ------------------------------------------------------------------- VAD facts
 

@@ -27,7 +27,7 @@ from ..protocol.items import (
     OutputAudioPart,
     OutputTextPart,
 )
-from ..protocol.session import RealtimeSession
+from ..protocol.session import AudioOutput, RealtimeSession, VoiceId, voice_name
 from .conversation import AssistantAudio
 from .effects import Int16Array, ResponsePlan
 from .intake import audio_format
@@ -56,7 +56,7 @@ class _Call:
 class ResponseState:
     id: str
     modalities: list[str]
-    voice: str
+    voice: str | VoiceId
     output_format: AudioFormat
     output_format_wire: dict[str, object]
     max_output_tokens: int | Literal["inf"]
@@ -262,8 +262,11 @@ def response_plan(config: RealtimeSession, params: ce.ResponseParams,
                   items: list[AnyItem]) -> ResponsePlan:
     """What the runtime needs to generate a response: the session's settings, overridden
     by those ``response.create`` gave (``params``), and the context ``items``."""
-    out_cfg = params.audio.output if params.audio and params.audio.output else None
+    out_cfg = response_output(config, params)
     tools = params.tools if params.tools is not None else config.tools
+    reasoning = params.reasoning if params.reasoning is not None else config.reasoning
+    parallel = (params.parallel_tool_calls if params.parallel_tool_calls is not None
+                else config.parallel_tool_calls)
     tool_choice = params.tool_choice or config.tool_choice
     max_tokens = params.max_output_tokens or config.max_output_tokens
     return ResponsePlan(
@@ -271,11 +274,22 @@ def response_plan(config: RealtimeSession, params: ce.ResponseParams,
         else config.instructions,
         items=items, output_modalities=list(params.output_modalities
                                             or config.output_modalities),
-        voice=out_cfg.voice if out_cfg else config.audio.output.voice,
-        speed=out_cfg.speed if out_cfg else config.audio.output.speed,
-        output_sample_rate=audio_format(config.audio.output.format).sample_rate,
+        voice=voice_name(out_cfg.voice), speed=out_cfg.speed,
+        output_sample_rate=audio_format(out_cfg.format).sample_rate,
         max_output_tokens=None if max_tokens == "inf" else max_tokens,
         temperature=params.temperature or config.temperature,
         tools=[t.model_dump() for t in tools],
         tool_choice=tool_choice if isinstance(tool_choice, str) else tool_choice.model_dump(),
+        reasoning_effort=reasoning.effort if reasoning is not None else None,
+        parallel_tool_calls=parallel,
     )
+
+
+def response_output(config: RealtimeSession, params: ce.ResponseParams) -> AudioOutput:
+    """The session's audio output, with the fields ``response.create`` set replacing its
+    own (a response may speak another format, voice or speed than the session)."""
+    given = params.audio.output if params.audio and params.audio.output else None
+    if given is None:
+        return config.audio.output
+    return config.audio.output.model_copy(
+        update={name: getattr(given, name) for name in given.model_fields_set})

@@ -41,7 +41,7 @@ from .items import (
 from .limits import SessionLimits
 from .listener import Commit, DraftWanted, Listener, TurnBegan
 from .pending import FINAL, Speculation, TranscriptionResult
-from .response import ResponseState, response_plan
+from .response import ResponseState, response_output, response_plan
 
 DEFAULT_LIMITS = SessionLimits()
 Output: TypeAlias = ev.ServerEvent | fx.Effect
@@ -286,11 +286,12 @@ class Session:
               response_id: str | None = None) -> tuple[ResponseState, fx.ResponsePlan]:
         """Register a response (its ``response.created`` is the caller's to send)."""
         plan = response_plan(self.config, params, items)
-        fmt = self.output_format
+        output = response_output(self.config, params)
+        fmt = audio_format(output.format)
         state = ResponseState(
             id=response_id or new_response_id(), modalities=plan.output_modalities,
-            voice=plan.voice, output_format=fmt,
-            output_format_wire=self.config.audio.output.format.model_dump(),
+            voice=output.voice, output_format=fmt,
+            output_format_wire=output.format.model_dump(),
             max_output_tokens=params.max_output_tokens or self.config.max_output_tokens,
             metadata=params.metadata,
             insert=(lambda it: self.conversation.insert(it, None)) if inband else None,

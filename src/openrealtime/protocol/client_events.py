@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from .errors import ProtocolError, quote_list
 from .frame import check_frame, decode_frame
 from .items import InputItem, Item
-from .session import AudioOutput, FunctionTool, Instructions, MaxTokens, ToolChoice
+from .session import AudioOutput, FunctionTool, Instructions, MaxTokens, Reasoning, ToolChoice
 from .validation import to_protocol_error
 
 EventId = Annotated[str, Field(max_length=512)]
@@ -87,6 +87,8 @@ class ResponseParams(BaseModel):
     metadata: dict[str, str] | None = None
     input: list[InputItem] | None = None
     prompt: dict[str, Any] | None = None
+    reasoning: Reasoning | None = None
+    parallel_tool_calls: bool | None = None
     # beta-only, carried through by the codec
     temperature: Annotated[float, Field(ge=0.6, le=1.2)] | None = None
 

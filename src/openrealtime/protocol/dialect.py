@@ -52,9 +52,20 @@ _BETA_PARAMS = [
 _LEGACY_RESPONSE_FIELDS = {"commit", "cancel_previous", "append_input_items", "input_items"}
 
 
-def is_beta(headers: dict[str, str], subprotocols: list[str]) -> bool:
+def is_beta(headers: dict[str, str], subprotocols: list[str], path: str = "/v1/realtime",
+            query: dict[str, str] | None = None) -> bool:
+    """Whether a connection speaks the beta (preview) protocol.
+
+    The ``OpenAI-Beta: realtime=v1`` header or subprotocol says so wherever present.
+    Otherwise the endpoint decides, as Azure defines it: ``/openai/realtime`` with a
+    preview ``api-version`` (``…-preview``, rtclient's default ``2024-10-01-preview``)
+    is the preview protocol, ``/openai/v1/realtime`` is GA, as is OpenAI's path.
+    """
     beta = headers.get("openai-beta", "")
-    return "realtime=v1" in beta.replace(" ", "") or "openai-beta.realtime-v1" in subprotocols
+    if "realtime=v1" in beta.replace(" ", "") or "openai-beta.realtime-v1" in subprotocols:
+        return True
+    version = (query or {}).get("api-version", "")
+    return path.rstrip("/") == "/openai/realtime" and version.endswith("-preview")
 
 
 def _modalities_to_ga(modalities: Any, param: str) -> list[str]:
@@ -175,7 +186,7 @@ def ga_session_to_beta(s: dict[str, Any], temperature: float) -> dict[str, Any]:
         "id": s["id"], "object": "realtime.session", "model": s["model"],
         "expires_at": s["expires_at"],
         "modalities": ["audio", "text"] if s["output_modalities"] == ["audio"] else ["text"],
-        "instructions": s["instructions"], "voice": audio_out["voice"],
+        "instructions": s["instructions"], "voice": _voice_name(audio_out["voice"]),
         "input_audio_format": _GA_TO_BETA_FORMAT[audio_in["format"]["type"]],
         "output_audio_format": _GA_TO_BETA_FORMAT[audio_out["format"]["type"]],
         "input_audio_transcription": audio_in["transcription"],
@@ -186,6 +197,11 @@ def ga_session_to_beta(s: dict[str, Any], temperature: float) -> dict[str, Any]:
         "tracing": s["tracing"], "truncation": s["truncation"], "prompt": s["prompt"],
         "include": s["include"], "client_secret": None,
     }
+
+
+def _voice_name(voice: Any) -> Any:
+    """Beta voices are names: a GA voice object ({"id": ...}) goes by its id."""
+    return voice["id"] if isinstance(voice, dict) and "id" in voice else voice
 
 
 def _item_to_beta(item: dict[str, Any]) -> dict[str, Any]:
@@ -200,7 +216,7 @@ def _response_to_beta(r: dict[str, Any], temperature: float) -> dict[str, Any]:
     r["modalities"] = ["audio", "text"] if r.pop("output_modalities") == ["audio"] else ["text"]
     audio = r.pop("audio", None)
     if audio:
-        r["voice"] = audio["output"]["voice"]
+        r["voice"] = _voice_name(audio["output"]["voice"])
         r["output_audio_format"] = _GA_TO_BETA_FORMAT[audio["output"]["format"]["type"]]
     r["temperature"] = temperature
     r["max_output_tokens"] = r.get("max_output_tokens", "inf")
@@ -258,7 +274,17 @@ class BetaCodec:
         frames = [json.dumps(data, separators=(",", ":"))]
         if kind == "response.created":
             frames.append(json.dumps(beta_rate_limits(), separators=(",", ":")))
+        elif kind == "session.created":  # the beta reference announces the conversation
+            frames.append(json.dumps(beta_conversation_created(), separators=(",", ":")))
         return frames
+
+
+def beta_conversation_created() -> dict[str, Any]:
+    from .ids import event_id
+
+    # The one default conversation (GA responses name it "conv_default" too).
+    return {"type": "conversation.created", "event_id": event_id(),
+            "conversation": {"id": "conv_default", "object": "realtime.conversation"}}
 
 
 def beta_rate_limits() -> dict[str, Any]:

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from .errors import safe_text
 from .ids import event_id
 from .items import AnyItem
-from .session import RealtimeSession
+from .session import RealtimeSession, VoiceId
 
 
 class ServerEvent(BaseModel):
@@ -186,7 +186,7 @@ class StatusDetails(BaseModel):
 
 class ResponseAudioOutput(BaseModel):
     format: dict[str, Any]
-    voice: str
+    voice: str | VoiceId
 
 
 class ResponseAudio(BaseModel):

@@ -53,13 +53,33 @@ AudioFormatConfig = Annotated[PcmFormat | PcmuFormat | PcmaFormat, Field(discrim
 
 
 class TranscriptionConfig(_Strict):
+    """Input transcription. ``language`` and ``prompt`` are Whisper's language and initial
+    prompt; ``keywords`` join the prompt; of ``languages``, one is a language and several
+    let Whisper detect it; ``delay`` is accepted (the local STT has one speed)."""
+
     model: str = "whisper-1"
     language: str | None = None
     prompt: str | None = None
+    languages: list[str] | None = None
+    keywords: list[str] | None = None
+    delay: Literal["minimal", "low", "medium", "high", "xhigh"] | None = None
+
+    def whisper_language(self) -> str | None:
+        if self.language:
+            return self.language
+        return self.languages[0] if self.languages and len(self.languages) == 1 else None
+
+    def whisper_prompt(self) -> str | None:
+        words = ", ".join(k for k in self.keywords or [] if k.strip())
+        parts = [p for p in (self.prompt, words) if p]
+        return " ".join(parts) or None
 
 
 class NoiseReduction(_Strict):
-    type: Literal["near_field", "far_field"]
+    """Accepted and kept; the local input path applies no noise reduction yet."""
+
+    type: Literal["near_field", "far_field"] | None = None
+    strength: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
 
 
 class ServerVad(_Strict):
@@ -91,9 +111,16 @@ class AudioInput(_Strict):
     turn_detection: TurnDetection | None = Field(default_factory=ServerVad)
 
 
+class VoiceId(_Strict):
+    """A voice by id (a custom voice on the reference): its id goes to the TTS as the
+    voice's name; the local TTS speaks with its one voice whatever the name."""
+
+    id: str
+
+
 class AudioOutput(_Strict):
     format: AudioFormatConfig = Field(default_factory=PcmFormat)
-    voice: str = "alloy"
+    voice: str | VoiceId = "alloy"
     speed: Annotated[float, Field(ge=0.25, le=1.5)] = 1.0
 
 
@@ -118,6 +145,17 @@ ToolChoice = Literal["auto", "none", "required"] | ToolChoiceFunction
 MaxTokens = Annotated[int, Field(ge=1, le=4096)] | Literal["inf"]
 
 
+class Reasoning(_Strict):
+    """For reasoning models: passed to a remote LLM that takes ``reasoning_effort``; the
+    local models do not reason (accepted, no effect)."""
+
+    effort: Literal["minimal", "low", "medium", "high", "xhigh"] | None = None
+
+
+def voice_name(voice: str | VoiceId) -> str:
+    return voice if isinstance(voice, str) else voice.id
+
+
 def _audio_only() -> list[Literal["audio", "text"]]:
     return ["audio"]
 
@@ -140,6 +178,10 @@ class RealtimeSession(_Strict):
     truncation: Literal["auto", "disabled"] | dict[str, Any] = "auto"
     prompt: dict[str, Any] | None = None
     include: list[Literal["item.input_audio_transcription.logprobs"]] | None = None
+    reasoning: Reasoning | None = None
+    # Whether the model may call several tools at once (passed to a remote LLM; the
+    # local tool-call grammar makes one call per response).
+    parallel_tool_calls: bool | None = None
     # Not on the GA wire (GA removed it); the beta dialect still sets it.
     temperature: Annotated[float, Field(ge=0.6, le=1.2)] = Field(default=0.8, exclude=True)
 

@@ -92,6 +92,9 @@ class SessionDriver:
         self._vad_down = False  # the VAD worker failed and has not answered since
         self._echo_down = False  # likewise the echo canceller
         self._drafts: dict[str, Hold] = {}  # running drafts, their output held back
+        # adopted drafts whose held output is being fed to the core (off the reader:
+        # their audio waits for the outbox, that is for the client to read it)
+        self._releases: dict[str, asyncio.Task[None]] = {}
 
     # ------------------------------------------------------------------ running
 
@@ -299,14 +302,15 @@ class SessionDriver:
             elif isinstance(out, fx.StartResponse):
                 self._start_response(out)
             elif isinstance(out, fx.AdoptDraft):
-                await self._adopt(out.response_id)
+                self._adopt(out.response_id)
             elif isinstance(out, fx.DiscardDraft):
                 self._discard(out.response_id)
             elif isinstance(out, fx.CancelResponse):
                 self.outbox.purge_audio(out.response_id)
-                task = self._responses.pop(out.response_id, None)
-                if task is not None:
-                    task.cancel()
+                for tasks in (self._responses, self._releases):
+                    task = tasks.pop(out.response_id, None)
+                    if task is not None:
+                        task.cancel()
             elif isinstance(out, fx.CloseSession):
                 self._close = (out.code, out.reason)
 
@@ -404,13 +408,22 @@ class SessionDriver:
             feed = hold.feed
         self._responses[effect.response_id] = self._spawn(self._respond(effect, timing, feed))
 
-    async def _adopt(self, response_id: str) -> None:
+    def _adopt(self, response_id: str) -> None:
+        """Let an adopted draft's output through, in a task of its own: the held audio
+        waits for room in the outbox, and the reader must go on reading meanwhile (a
+        client slow to read would otherwise stop its own input being heard)."""
         hold = self._drafts.pop(response_id, None)
         if hold is None:
             return
         if self.observer is not None:
             self.observer("draft_adopted", {"response_id": response_id, "work": hold.work})
-        await hold.release()
+        self._releases[response_id] = self._spawn(self._release(response_id, hold))
+
+    async def _release(self, response_id: str, hold: Hold) -> None:
+        try:
+            await hold.release()
+        finally:
+            self._releases.pop(response_id, None)
         if response_id not in self._responses:  # it finished while held
             self._report_timing(response_id)
 

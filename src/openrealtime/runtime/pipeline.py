@@ -78,7 +78,8 @@ async def run_response(
             messages=messages, max_tokens=max_tokens, temperature=plan.temperature,
             tools=[ToolSpec(t["name"], t.get("description", ""), t.get("parameters") or {})
                    for t in plan.tools],
-            tool_choice=plan.tool_choice,
+            tool_choice=plan.tool_choice, reasoning_effort=plan.reasoning_effort,
+            parallel_tool_calls=plan.parallel_tool_calls,
         )
         if spoken:
             finished = await _speak(response_id, plan, request, llm, tts, feed, timing)

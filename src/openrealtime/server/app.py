@@ -149,7 +149,8 @@ class RealtimeServer:
         config = (sec.session_for_connection(secret) if secret is not None
                   else RealtimeSession(model=model))
         driver = SessionDriver(self.backends, config,
-                               beta=is_beta(headers, offered), observer=self._observe,
+                               beta=is_beta(headers, offered, ws.url.path, query),
+                               observer=self._observe,
                                max_session_s=self.settings.max_session_s,
                                idle_timeout_s=self.settings.session_idle_timeout_s or None,
                                max_events_per_s=self.settings.max_events_per_s,

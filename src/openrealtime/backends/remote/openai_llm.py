@@ -196,6 +196,10 @@ class RemoteLLM:
                 for tool in request.tools
             ]
             payload["tool_choice"] = chat_tool_choice(request.tool_choice)
+            if request.parallel_tool_calls is not None:
+                payload["parallel_tool_calls"] = request.parallel_tool_calls
+        if request.reasoning_effort is not None:
+            payload["reasoning_effort"] = request.reasoning_effort
         return payload
 
     async def aclose(self) -> None:
