@@ -120,6 +120,26 @@ async def test_tool_calls_are_passed_natively_and_streamed_back() -> None:
     assert payloads[0]["tool_choice"] == {"type": "function", "function": {"name": "get_time"}}
 
 
+async def test_reasoning_effort_and_parallel_tool_calls_reach_the_server() -> None:
+    payloads: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        payloads.append(json.loads(request.content))
+        return httpx.Response(200, content=sse(chunk({"content": "ok"}, "stop"), "[DONE]"))
+
+    llm = make_llm(handler)
+    tool = ToolSpec("f", "F.", {"type": "object", "properties": {}})
+    plain = LLMRequest([{"role": "user", "content": "hi"}])
+    given = LLMRequest([{"role": "user", "content": "hi"}], tools=[tool],
+                       reasoning_effort="low", parallel_tool_calls=False)
+    await collect(llm, plain)
+    await collect(llm, given)
+    await llm.aclose()
+    assert "reasoning_effort" not in payloads[0] and "parallel_tool_calls" not in payloads[0]
+    assert payloads[1]["reasoning_effort"] == "low"
+    assert payloads[1]["parallel_tool_calls"] is False
+
+
 def test_chat_tool_choice_shapes() -> None:
     assert chat_tool_choice("auto") == "auto"
     assert chat_tool_choice({"type": "function", "function": {"name": "f"}}) == {

@@ -549,3 +549,17 @@ def test_echo_gate_keeps_the_echo_from_starting_speech() -> None:
     assert h.speak(320) == ["CancelEcho"] * 1
     assert "stopped" not in h.quiet(200)
     assert h.speak(64) == ["CancelEcho"]  # ... but echo cannot resume it either
+
+
+def test_transcription_options_reach_whisper() -> None:
+    """language (or a single one of languages) and prompt plus keywords are what Whisper
+    is given; several languages leave it to detect."""
+    from openrealtime.protocol.session import TranscriptionConfig
+
+    config = TranscriptionConfig(prompt="A hotel booking.", keywords=["Zermatt", "Anna"],
+                                 languages=["de"])
+    assert config.whisper_language() == "de"
+    assert config.whisper_prompt() == "A hotel booking. Zermatt, Anna"
+    assert TranscriptionConfig(languages=["de", "fr"]).whisper_language() is None
+    assert TranscriptionConfig(language="fr", languages=["de"]).whisper_language() == "fr"
+    assert TranscriptionConfig().whisper_prompt() is None

@@ -136,3 +136,20 @@ def test_idle_timeout_prompts_the_user() -> None:
                          "response.created"]
     assert "StartTranscription" not in kinds
     assert fired[0][2] == "6016"  # 1 s of playback + 5 s idle, on 32 ms windows
+
+
+def test_response_create_speaks_its_own_format_voice_and_reasoning() -> None:
+    """response.create's audio.output replaces only the fields it sets; reasoning and
+    parallel_tool_calls reach the plan (for a remote LLM)."""
+    session = Session(RealtimeSession())
+    outputs = session.handle(ce.validate_event({
+        "type": "response.create", "response": {
+            "audio": {"output": {"format": {"type": "audio/pcmu"}}},
+            "reasoning": {"effort": "minimal"}, "parallel_tool_calls": True}}))
+    start = next(o for o in outputs if isinstance(o, fx.StartResponse))
+    created = next(o for o in outputs if isinstance(o, ev.ResponseCreated))
+    assert start.plan.output_sample_rate == 8000  # G.711
+    assert start.plan.voice == "alloy"  # the session's: the response did not set one
+    assert (start.plan.reasoning_effort, start.plan.parallel_tool_calls) == ("minimal", True)
+    assert created.response.audio is not None
+    assert created.response.audio.output.format == {"type": "audio/pcmu"}
