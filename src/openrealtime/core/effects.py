@@ -56,7 +56,8 @@ class StartTranscription:
     ``speculation`` is 0 for the transcription of a committed item, else the number of
     a speculative transcription of the pending turn (see :mod:`.pending`): the core
     recognises a stale speculative result by its number. A new transcription of the
-    same item replaces the one running.
+    same item replaces the one running. A ``partial`` one (live captions while the user
+    still speaks) replaces nothing and stands for nothing but its own result.
     """
 
     item_id: str
@@ -64,6 +65,7 @@ class StartTranscription:
     language: str | None = None
     prompt: str | None = None
     speculation: int = 0
+    partial: bool = False
 
     @property
     def speculative(self) -> bool:

@@ -54,6 +54,9 @@ MIN_COMMIT_MS = 100
 # audio than two (bench/turns.py), and 3 drafts in 20 turns were started on a dip
 # between words and discarded (before they had made any audio).
 SPECULATE_AFTER_MS = 32
+# Live captions (transcription sessions) transcribe the growing utterance this often
+# (one Whisper tiny.en call, ~100-150 ms on 2 cores, per period of speech).
+PARTIAL_EVERY_MS = 700
 # semantic_vad asks the end-of-turn model after this much pause: Smart Turn v3.2 calls
 # most finished questions unfinished with under ~160 ms of trailing silence and
 # separates best at ~250 ms (measured on 4 voices; the VAD's pause starts some 30-60 ms
@@ -140,7 +143,8 @@ class Listener:
 
     def __init__(self, config: AudioInput, *, capacity_s: int = 120,
                  echo_latency: int | None = None, backchannel_ms: int = 0,
-                 draft_revision: Callable[[], int | None] = lambda: None) -> None:
+                 draft_revision: Callable[[], int | None] = lambda: None,
+                 partials: bool = False) -> None:
         self.intake = Intake(capacity_s, echo_latency)
         self.ring = self.intake.ring
         self.pending = PendingTurn()
@@ -157,6 +161,12 @@ class Listener:
         self.scored = False  # ... and its end-of-turn score was asked for
         self.tentative = False  # speech during playback, not announced yet (backchannel?)
         self.onset = 0  # where the pending turn's speech was first heard
+        # Live captions (transcription sessions): the growing utterance is transcribed
+        # every PARTIAL_EVERY_MS of speech, its words become delta events as they settle.
+        self.partials = partials
+        self.partial: int | None = None  # the number of the partial transcript in flight
+        self.partial_from = 0  # where the turn's speech stood when the last one started
+        self.captioned: dict[str, str] = {}  # item -> the transcript its deltas gave so far
         self.configure(config)
 
     # ---------------------------------------------------------------- configuration
@@ -205,7 +215,42 @@ class Listener:
                 out += self._confirm_if_long()
             elif self.pending.item_id is not None:
                 out += self._in_pause()
+            if vad.state == "speech" and self.partials:
+                out += self._caption()
         return out
+
+    def _caption(self) -> list[Any]:
+        """Transcribe the utterance so far for live captions, when due and none runs."""
+        assert self.vad is not None
+        item_id = self.pending.item_id
+        if (item_id is None or self.tentative or self.partial is not None
+                or self.vad.position - self.partial_from < PARTIAL_EVERY_MS * 16):
+            return []
+        self.partial, self.partial_from = self.pending.number(), self.vad.position
+        audio = self.ring.read(self.pending.speech_start, self.vad.position)
+        return [fx.StartTranscription(item_id, audio, speculation=self.partial, partial=True,
+                                      **self.stt_options())]
+
+    def _captioned(self, fact: TranscriptionResult) -> list[Any]:
+        """A partial transcript: the words it adds to what the captions said, all but
+        its last (a word cut off mid-way may still change)."""
+        self.partial = None
+        if not isinstance(fact, fx.TranscriptionCompleted) or fact.item_id != self.pending.item_id:
+            return []
+        words = fact.transcript.split()[:-1]
+        return self.caption(fact.item_id, " ".join(words))
+
+    def caption(self, item_id: str, text: str) -> list[Any]:
+        """The delta that extends the item's captions to ``text``; none where ``text`` does
+        not extend them (deltas cannot take words back: the completed event has the
+        final transcript)."""
+        said = self.captioned.get(item_id, "")
+        if not text.startswith(said) or len(text) <= len(said):
+            return []
+        self.captioned[item_id] = text
+        while len(self.captioned) > 8:  # (items cleared before their commit)
+            del self.captioned[next(iter(self.captioned))]
+        return [ev.InputAudioTranscriptionDelta(item_id=item_id, delta=text[len(said):])]
 
     def _begin(self, onset: int) -> list[Any]:
         self.idle_deadline = None
@@ -213,7 +258,7 @@ class Listener:
         pad = (td.prefix_padding_ms if td is not None and td.type == "server_vad" else 300) * 16
         self.pending.begin(new_item_id(), max(onset - pad, self.buffer_start, self.ring.start))
         self._new_pause()
-        self.onset = onset
+        self.onset = self.partial_from = onset
         self.tentative = self.backchannel > 0 and self.intake.playout.playing(onset)
         return [] if self.tentative else self._announce()
 
@@ -281,6 +326,8 @@ class Listener:
     def on_transcription(self, fact: TranscriptionResult) -> list[Any] | None:
         """A speculative result of the pending turn; None if it is not one (the session
         then treats it as a committed item's result)."""
+        if fact.speculation != 0 and fact.speculation == self.partial:
+            return self._captioned(fact)
         if not self.pending.offer(fact):
             return None
         text = fact.transcript if isinstance(fact, fx.TranscriptionCompleted) else ""

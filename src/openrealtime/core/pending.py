@@ -48,8 +48,12 @@ class PendingTurn:
     def speculate(self) -> int:
         """A pause began: start a new speculation; returns its number."""
         assert self.item_id is not None
+        self.speculation = Speculation(self.number())
+        return self._numbers
+
+    def number(self) -> int:
+        """A fresh transcription number (speculations and partial transcripts share them)."""
         self._numbers += 1
-        self.speculation = Speculation(self._numbers)
         return self._numbers
 
     def resume(self) -> bool:

@@ -25,7 +25,14 @@ from ..protocol.errors import ProtocolError
 from ..protocol.ids import item_id as new_item_id
 from ..protocol.ids import response_id as new_response_id
 from ..protocol.items import InputAudioPart, MessageItem
-from ..protocol.session import RealtimeSession, apply_update
+from ..protocol.session import (
+    RealtimeSession,
+    TranscriptionSession,
+    apply_transcription_update,
+    apply_update,
+    transcription_config,
+    transcription_view,
+)
 from . import effects as fx
 from .conversation import Conversation
 from .intake import SAMPLE_RATE, audio_format
@@ -56,13 +63,17 @@ class Session:
     ``echo_latency``: the input goes through the runtime's echo canceller, whose output
     lags its input by this many samples (None: there is none);
     ``backchannel_ms``: speech this short while the assistant talks may be a
-    backchannel ("mm-hmm") that does not interrupt it (0: any speech interrupts).
+    backchannel ("mm-hmm") that does not interrupt it (0: any speech interrupts);
+    ``transcription``: a transcription session (live captions of each turn as it is
+    spoken, then the final transcript; no responses).
     """
 
     def __init__(self, config: RealtimeSession, *, beta: bool = False,
                  input_capacity_s: int = 120, limits: SessionLimits = DEFAULT_LIMITS,
-                 echo_latency: int | None = None, backchannel_ms: int = 0) -> None:
-        self.config = config
+                 echo_latency: int | None = None, backchannel_ms: int = 0,
+                 transcription: bool = False) -> None:
+        self.transcription = transcription
+        self.config = transcription_config(config) if transcription else config
         self.beta = beta  # the beta dialect still has session.temperature
         self.limits = limits
         self.conversation = Conversation(limits)
@@ -78,7 +89,8 @@ class Session:
         self.awaiting: dict[str, int] = {}
         self.listener = Listener(config.audio.input, capacity_s=input_capacity_s,
                                  echo_latency=echo_latency, backchannel_ms=backchannel_ms,
-                                 draft_revision=self._draft_revision)
+                                 draft_revision=self._draft_revision,
+                                 partials=transcription)
         self._handlers: dict[str, Callable[[Any], list[Output]]] = {
             "session.update": self._session_update,
             "input_audio_buffer.append": self._append,
@@ -100,7 +112,11 @@ class Session:
         return audio_format(self.config.audio.output.format)
 
     def created(self) -> list[Output]:
-        return [ev.SessionCreated(session=self.config)]
+        return [ev.SessionCreated(session=self._shown())]
+
+    def _shown(self) -> RealtimeSession | TranscriptionSession:
+        """The session as the wire shows it."""
+        return transcription_view(self.config) if self.transcription else self.config
 
     # ------------------------------------------------------------ client events
 
@@ -114,9 +130,10 @@ class Session:
 
     def _session_update(self, e: ce.SessionUpdate) -> list[Output]:
         old = self.config
-        self.config = apply_update(old, e.session, voice_locked=self.voice_locked,
-                                   allow_temperature=self.beta)
-        out: list[Output] = [ev.SessionUpdated(session=self.config)]
+        self.config = (apply_transcription_update(old, e.session) if self.transcription
+                       else apply_update(old, e.session, voice_locked=self.voice_locked,
+                                         allow_temperature=self.beta))
+        out: list[Output] = [ev.SessionUpdated(session=self._shown())]
         if old.audio.input != self.config.audio.input:
             reset = (old.audio.input.format != self.config.audio.input.format
                      or old.audio.input.turn_detection != self.config.audio.input.turn_detection)
@@ -164,6 +181,9 @@ class Session:
         return [deleted, fx.ForgetItem(e.item_id)]
 
     def _response_create(self, e: ce.ResponseCreate) -> list[Output]:
+        if self.transcription:
+            raise ProtocolError("A transcription session does not create responses.",
+                                code="invalid_request_error", param="type")
         params = e.response or ce.ResponseParams()
         inband = params.conversation != "none"
         if inband and self.inband is not None:
@@ -226,7 +246,8 @@ class Session:
     def _draft_revision(self) -> int | None:
         """The revision a draft may start at now, or None when no answer would follow."""
         td = self.config.audio.input.turn_detection
-        if td is None or not td.create_response or self.inband is not None:
+        if (td is None or not td.create_response or self.inband is not None
+                or self.transcription):
             return None
         return self.revision
 
@@ -242,7 +263,8 @@ class Session:
         adoptable = draft is not None and draft.revision == self.revision
         out = self._commit(c.item_id, c.start, c.end, c.speculation, transcribe=c.transcribe)
         td = self.config.audio.input.turn_detection
-        if c.respond and td is not None and td.create_response and self.inband is None:
+        if (c.respond and td is not None and td.create_response and self.inband is None
+                and not self.transcription):
             items = list(self.conversation.items)
             if adoptable:
                 assert draft is not None
@@ -388,13 +410,19 @@ class Session:
         if item is None or self.config.audio.input.transcription is None:
             return []
         if isinstance(fact, fx.TranscriptionFailed):
+            self.listener.captioned.pop(fact.item_id, None)
             return [ev.InputAudioTranscriptionFailed(item_id=fact.item_id, error=ev.ErrorDetail(
                 type="transcription_error", code="audio_unintelligible", message=fact.message))]
         if item.type == "message":
             item.content = [InputAudioPart(transcript=fact.transcript) if p.type == "input_audio"
                             else p for p in item.content]
+        captions = self.listener.captioned
+        delta = (self.listener.caption(fact.item_id, fact.transcript) if fact.item_id in captions
+                 else [ev.InputAudioTranscriptionDelta(item_id=fact.item_id,
+                                                       delta=fact.transcript)])
+        captions.pop(fact.item_id, None)
         return [
-            ev.InputAudioTranscriptionDelta(item_id=fact.item_id, delta=fact.transcript),
+            *delta,
             ev.InputAudioTranscriptionCompleted(
                 item_id=fact.item_id, transcript=fact.transcript,
                 usage=ev.TranscriptionUsage(seconds=round(fact.duration_s, 3))),

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from .errors import safe_text
 from .ids import event_id
 from .items import AnyItem
-from .session import RealtimeSession, VoiceId
+from .session import RealtimeSession, TranscriptionSession, VoiceId
 
 
 class ServerEvent(BaseModel):
@@ -50,12 +50,12 @@ class Error(ServerEvent):
 
 class SessionCreated(ServerEvent):
     type: Literal["session.created"] = "session.created"
-    session: RealtimeSession
+    session: RealtimeSession | TranscriptionSession
 
 
 class SessionUpdated(ServerEvent):
     type: Literal["session.updated"] = "session.updated"
-    session: RealtimeSession
+    session: RealtimeSession | TranscriptionSession
 
 
 class InputAudioBufferSpeechStarted(ServerEvent):

@@ -246,3 +246,63 @@ def apply_update(
                 param="session.audio.output.voice",
             )
     return new
+
+
+# ------------------------------------------------------------ transcription sessions
+
+
+class TranscriptionAudio(_Strict):
+    input: AudioInput
+
+
+class TranscriptionSession(_Strict):
+    """A transcription session as the wire shows it (``session.type == "transcription"``):
+    live captions, no responses. The core keeps a :class:`RealtimeSession` underneath
+    whose ``audio.input`` and ``include`` this shows."""
+
+    type: Literal["transcription"] = "transcription"
+    object: Literal["realtime.transcription_session"] = "realtime.transcription_session"
+    id: str
+    expires_at: int
+    audio: TranscriptionAudio
+    include: list[Literal["item.input_audio_transcription.logprobs"]] | None = None
+
+
+def transcription_view(config: RealtimeSession) -> TranscriptionSession:
+    return TranscriptionSession(id=config.id, expires_at=config.expires_at,
+                                audio=TranscriptionAudio(input=config.audio.input),
+                                include=config.include)
+
+
+def transcription_config(config: RealtimeSession) -> RealtimeSession:
+    """A new transcription session's settings: it transcribes (whisper-1) by default."""
+    if config.audio.input.transcription is not None:
+        return config
+    audio_in = config.audio.input.model_copy(update={"transcription": TranscriptionConfig()})
+    return config.model_copy(update={"audio": config.audio.model_copy(
+        update={"input": audio_in})})
+
+
+def apply_transcription_update(current: RealtimeSession, update: Any) -> RealtimeSession:
+    """``session.update`` in a transcription session: ``audio.input`` and ``include``."""
+    if not isinstance(update, dict):
+        raise ProtocolError(
+            "Invalid type for 'session': expected an object.", code="invalid_type", param="session"
+        )
+    if "type" not in update:
+        raise missing_parameter("session.type")
+    if update["type"] != "transcription":
+        raise ProtocolError(
+            "Passing a realtime session update event to a transcription session is not "
+            "allowed.", code="invalid_value", param="session.type")
+    for key in update:
+        if key not in ("type", "audio", "include", *_READ_ONLY):
+            raise unknown_parameter(f"session.{key}")
+    audio = update.get("audio")
+    if isinstance(audio, dict):
+        for key in audio:
+            if key != "input":
+                raise unknown_parameter(f"session.audio.{key}")
+    realtime = {"type": "realtime", **{k: v for k, v in update.items()
+                                       if k in ("audio", "include")}}
+    return apply_update(current, realtime, voice_locked=False)

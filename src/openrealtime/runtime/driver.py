@@ -68,12 +68,13 @@ class SessionDriver:
                  idle_timeout_s: float | None = None,
                  max_events_per_s: float = MAX_EVENTS_PER_S,
                  limits: SessionLimits | None = None, echo_cancellation: bool = True,
-                 backchannel_ms: int = 0) -> None:
+                 backchannel_ms: int = 0, transcription: bool = False) -> None:
         self.backends = backends
         self.codec = BetaCodec() if beta else GaCodec()
         self.echo = (backends.echo.stream()
                      if echo_cancellation and backends.echo is not None else None)
         self.core = Session(config, beta=beta, limits=limits or SessionLimits(),
+                            transcription=transcription,
                             echo_latency=None if self.echo is None
                             else getattr(backends.echo, "latency_samples", 0),
                             backchannel_ms=backchannel_ms)
@@ -322,6 +323,9 @@ class SessionDriver:
         return self._group.create_task(coro)
 
     def _start_transcription(self, effect: fx.StartTranscription) -> None:
+        if effect.partial:  # live captions: only its result matters, to the core
+            self._spawn(self._transcribe(effect, asyncio.get_running_loop().create_future()))
+            return
         old = self._stt_tasks.pop(effect.item_id, None)
         if old is not None:
             old.cancel()

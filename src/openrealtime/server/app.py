@@ -138,6 +138,8 @@ class RealtimeServer:
                                + (f".{code}" if code else ""))
             return
         model = query.get("model") or query.get("deployment")
+        if query.get("intent") == "transcription":
+            model = model or "gpt-realtime"  # (a transcription session needs none)
         if secret is None and not model:
             await self._reject(ws, {"type": "invalid_request_error", "code": "missing_model",
                                     "message": "You must provide a model parameter.",
@@ -148,15 +150,18 @@ class RealtimeServer:
         # A secret's session wins over ?model= (OpenAI binds the model to the secret).
         config = (sec.session_for_connection(secret) if secret is not None
                   else RealtimeSession(model=model))
+        beta = is_beta(headers, offered, ws.url.path, query)
         driver = SessionDriver(self.backends, config,
-                               beta=is_beta(headers, offered, ws.url.path, query),
+                               beta=beta,
                                observer=self._observe,
                                max_session_s=self.settings.max_session_s,
                                idle_timeout_s=self.settings.session_idle_timeout_s or None,
                                max_events_per_s=self.settings.max_events_per_s,
                                limits=self.settings.session_limits(),
                                echo_cancellation=self.settings.echo_cancellation,
-                               backchannel_ms=self.settings.backchannel_ms)
+                               backchannel_ms=self.settings.backchannel_ms,
+                               transcription=query.get("intent") == "transcription"
+                               and not beta)
         recorder = self._recorder(config.model, config.id)
         send = ws.send_text if recorder is None else recorder.wrap(ws.send_text)
         self.sessions.add(driver)
