@@ -53,6 +53,7 @@ bench: setup
 	$(PY) bench/bargein.py --trials 20
 	$(PY) bench/turns.py --turns 20
 	$(PY) bench/echo_gate.py
+	$(PY) bench/captions.py
 	$(PY) bench/video_understanding.py
 	$(PY) bench/video_generation.py
 
