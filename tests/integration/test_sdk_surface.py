@@ -18,8 +18,17 @@ from pydantic import BaseModel
 
 realtime_types = pytest.importorskip("openai.types.realtime")
 
+# Fields the session and response.create share, with the same sample.
+SHARED: dict[str, Any] = {
+    "prompt.id": "pmpt_123",
+    "prompt.variables": {"city": "Paris"},
+    "prompt.version": "2",
+    "tools": [{"type": "function", "name": "lookup", "description": "Look up.",
+               "parameters": {"type": "object", "properties": {}}}],
+}
 # One valid value per leaf field path (what a client of the SDK would send).
 SESSION_SAMPLES: dict[str, Any] = {
+    **{f"session.{name}": value for name, value in SHARED.items()},
     "session.type": "realtime",
     "session.audio.input.format": {"type": "audio/pcmu"},
     "session.audio.input.noise_reduction.strength": 0.5,
@@ -40,13 +49,8 @@ SESSION_SAMPLES: dict[str, Any] = {
     "session.model": "gpt-realtime",
     "session.output_modalities": ["text"],
     "session.parallel_tool_calls": False,
-    "session.prompt.id": "pmpt_123",
-    "session.prompt.variables": {"city": "Paris"},
-    "session.prompt.version": "2",
     "session.reasoning.effort": "low",
     "session.tool_choice": "required",
-    "session.tools": [{"type": "function", "name": "lookup", "description": "Look up.",
-                       "parameters": {"type": "object", "properties": {}}}],
     "session.tracing": "auto",
     "session.truncation": "disabled",
 }
@@ -54,6 +58,7 @@ SESSION_SAMPLES: dict[str, Any] = {
 SESSION_READ_ONLY = {"session.model"}
 
 RESPONSE_SAMPLES: dict[str, Any] = {
+    **{f"response.{name}": value for name, value in SHARED.items()},
     "response.audio.output.format": {"type": "audio/pcmu"},
     "response.audio.output.voice": "cedar",
     "response.conversation": "none",
@@ -64,13 +69,8 @@ RESPONSE_SAMPLES: dict[str, Any] = {
     "response.metadata": {"topic": "greeting"},
     "response.output_modalities": ["text"],
     "response.parallel_tool_calls": True,
-    "response.prompt.id": "pmpt_123",
-    "response.prompt.variables": {"city": "Paris"},
-    "response.prompt.version": "2",
     "response.reasoning.effort": "minimal",
     "response.tool_choice": "none",
-    "response.tools": [{"type": "function", "name": "lookup", "description": "Look up.",
-                        "parameters": {"type": "object", "properties": {}}}],
 }
 
 
