@@ -128,7 +128,8 @@ async def test_ttl_out_of_bounds_is_400(served: tuple[Starlette, str], seconds: 
     ({"type": "realtime", "temperature": 0.8}, "unknown_parameter", "session.temperature"),
     ({"type": "realtime", "output_modalities": ["audio", "text"]}, "invalid_value",
      "session.output_modalities"),
-    ({"type": "transcription"}, "invalid_value", "session.type"),
+    ({"type": "transcription", "instructions": "no"}, "unknown_parameter",
+     "session.instructions"),
     ({"instructions": "no type"}, "missing_required_parameter", "session.type"),
 ])
 async def test_bad_session_is_400(served: tuple[Starlette, str], session: dict[str, Any],
@@ -231,6 +232,30 @@ async def test_secret_as_bearer_with_the_openai_sdk(served: tuple[Starlette, str
         event = await conn.recv()
     assert event.type == "session.created"
     assert event.session.instructions == "From the SDK."  # type: ignore[union-attr]
+
+
+async def test_transcription_secret_opens_a_transcription_session(
+        served: tuple[Starlette, str]) -> None:
+    """A secret for ``session.type: "transcription"`` (what a captioning page holds)
+    opens transcription sessions through the SDK, no ``intent`` needed."""
+    _, url = served
+    reply = await post(url, "/v1/realtime/client_secrets", {"session": {
+        "type": "transcription",
+        "audio": {"input": {"transcription": {"model": "whisper-1", "language": "de"}}}}})
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert body["session"]["type"] == "transcription"
+    assert body["session"]["audio"]["input"]["transcription"]["language"] == "de"
+    client = AsyncOpenAI(api_key=body["value"], base_url=url + "/v1",
+                         websocket_base_url=url.replace("http", "ws", 1) + "/v1")
+    async with client.realtime.connect() as conn:
+        event = await conn.recv()
+        await conn.response.create()
+        refused = await conn.recv()
+    assert event.type == "session.created"
+    assert event.session.type == "transcription"
+    assert event.session.audio.input.transcription.language == "de"  # type: ignore[union-attr]
+    assert refused.type == "error"
 
 
 async def test_expired_secret_is_refused(served: tuple[Starlette, str]) -> None:

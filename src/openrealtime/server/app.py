@@ -160,8 +160,9 @@ class RealtimeServer:
                                limits=self.settings.session_limits(),
                                echo_cancellation=self.settings.echo_cancellation,
                                backchannel_ms=self.settings.backchannel_ms,
-                               transcription=query.get("intent") == "transcription"
-                               and not beta)
+                               transcription=not beta and (
+                                   secret.transcription if secret is not None
+                                   else query.get("intent") == "transcription"))
         recorder = self._recorder(config.model, config.id)
         send = ws.send_text if recorder is None else recorder.wrap(ws.send_text)
         self.sessions.add(driver)
@@ -200,7 +201,7 @@ class RealtimeServer:
                                  sec.beta_session_response)
 
     async def _issue(self, request: Request,
-                     parse: Callable[[Any], tuple[RealtimeSession, int]],
+                     parse: Callable[[Any], tuple[RealtimeSession, int, bool]],
                      render: Callable[[sec.ClientSecret], dict[str, Any]]) -> Response:
         headers = {k.lower(): v for k, v in request.headers.items()}
         refusal = self.guard.check_origin(headers.get("origin"), headers.get("host"))
@@ -228,10 +229,10 @@ class RealtimeServer:
                 "We could not parse the JSON body of your request.",
                 code="invalid_json").to_error(None), 400)
         try:
-            session, ttl_s = parse(body)
+            session, ttl_s, transcription = parse(body)
         except ProtocolError as exc:
             return _rest_error(exc.to_error(None), 400)
-        return JSONResponse(render(self.secrets.issue(session, ttl_s)))
+        return JSONResponse(render(self.secrets.issue(session, ttl_s, transcription)))
 
     # ---------------------------------------------------------------- console
 

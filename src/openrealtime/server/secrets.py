@@ -29,7 +29,13 @@ from typing import Any, Literal
 
 from ..protocol.dialect import beta_session_to_ga, ga_session_to_beta
 from ..protocol.errors import ProtocolError, invalid_value, unknown_parameter
-from ..protocol.session import RealtimeSession, apply_update
+from ..protocol.session import (
+    RealtimeSession,
+    apply_transcription_update,
+    apply_update,
+    transcription_config,
+    transcription_view,
+)
 
 SECRET_PREFIX = "ek_"
 MIN_TTL_S = 10
@@ -47,6 +53,7 @@ class ClientSecret:
     value: str
     expires_at: float  # unix seconds
     session: RealtimeSession  # the template each connection starts from
+    transcription: bool = False  # its sessions are transcription sessions
 
 
 Lookup = tuple[Literal["valid", "expired", "unknown"], ClientSecret | None]
@@ -59,10 +66,11 @@ class SecretStore:
         self.clock = clock
         self._secrets: OrderedDict[str, ClientSecret] = OrderedDict()
 
-    def issue(self, session: RealtimeSession, ttl_s: int) -> ClientSecret:
+    def issue(self, session: RealtimeSession, ttl_s: int,
+              transcription: bool = False) -> ClientSecret:
         self._purge()
         value = SECRET_PREFIX + secrets.token_urlsafe(24)
-        secret = ClientSecret(value, self.clock() + ttl_s, session)
+        secret = ClientSecret(value, self.clock() + ttl_s, session, transcription)
         self._secrets[value] = secret
         return secret
 
@@ -126,25 +134,27 @@ def _ga_session(update: Any, *, allow_temperature: bool = False) -> RealtimeSess
     if update is None:
         update = {"type": "realtime"}
     if isinstance(update, dict) and update.get("type") == "transcription":
-        raise ProtocolError("Transcription sessions are not supported by this server.",
-                            code="invalid_value", param="session.type")
+        return apply_transcription_update(transcription_config(RealtimeSession()), update)
     model = update.get("model") if isinstance(update, dict) else None
     base = RealtimeSession(model=model if isinstance(model, str) and model else "gpt-realtime")
     return apply_update(base, update, voice_locked=False, allow_temperature=allow_temperature)
 
 
-def parse_client_secret_request(body: Any) -> tuple[RealtimeSession, int]:
-    """GA ``POST /v1/realtime/client_secrets`` body → (session, ttl). Raises ProtocolError."""
+def parse_client_secret_request(body: Any) -> tuple[RealtimeSession, int, bool]:
+    """GA ``POST /v1/realtime/client_secrets`` body → (session, ttl, a transcription
+    session?). Raises ProtocolError."""
     if not isinstance(body, dict):
         raise ProtocolError("Invalid type for body: expected an object.", code="invalid_type")
     for key in body:
         if key not in ("expires_after", "session"):
             raise unknown_parameter(key)
     ttl_s = ttl_from(body.get("expires_after"), "expires_after", GA_DEFAULT_TTL_S)
-    return _ga_session(body.get("session")), ttl_s
+    update = body.get("session")
+    transcription = isinstance(update, dict) and update.get("type") == "transcription"
+    return _ga_session(update), ttl_s, transcription
 
 
-def parse_beta_session_request(body: Any) -> tuple[RealtimeSession, int]:
+def parse_beta_session_request(body: Any) -> tuple[RealtimeSession, int, bool]:
     """Beta ``POST /v1/realtime/sessions`` body → (session, ttl). Raises ProtocolError."""
     if not isinstance(body, dict):
         raise ProtocolError("Invalid type for body: expected an object.", code="invalid_type")
@@ -153,7 +163,7 @@ def parse_beta_session_request(body: Any) -> tuple[RealtimeSession, int]:
     ttl_s = ttl_from(expires_after, "client_secret.expires_after", BETA_DEFAULT_TTL_S)
     update = beta_session_to_ga({k: v for k, v in body.items() if k != "client_secret"})
     try:
-        return _ga_session(update, allow_temperature=True), ttl_s
+        return _ga_session(update, allow_temperature=True), ttl_s, False
     except ProtocolError as exc:
         # The beta body is the session itself: its fields have no "session." prefix.
         if exc.param and exc.param.startswith("session."):
@@ -163,8 +173,9 @@ def parse_beta_session_request(body: Any) -> tuple[RealtimeSession, int]:
 
 
 def client_secret_response(secret: ClientSecret) -> dict[str, Any]:
+    shown = transcription_view(secret.session) if secret.transcription else secret.session
     return {"value": secret.value, "expires_at": int(secret.expires_at),
-            "session": secret.session.model_dump(mode="json")}
+            "session": shown.model_dump(mode="json")}
 
 
 def beta_session_response(secret: ClientSecret) -> dict[str, Any]:
