@@ -23,6 +23,7 @@ from ..protocol.client_events import event_id_of, validate_event
 from ..protocol.dialect import BetaCodec, GaCodec
 from ..protocol.errors import ProtocolError
 from ..protocol.frame import check_frame, decode_frame
+from ..protocol.live import DialectEvent
 from ..protocol.session import RealtimeSession
 from .bucket import TokenBucket
 from .context import image_key
@@ -68,9 +69,11 @@ class SessionDriver:
                  idle_timeout_s: float | None = None,
                  max_events_per_s: float = MAX_EVENTS_PER_S,
                  limits: SessionLimits | None = None, echo_cancellation: bool = True,
-                 backchannel_ms: int = 0, transcription: bool = False) -> None:
+                 backchannel_ms: int = 0, transcription: bool = False,
+                 codec: Any = None) -> None:
         self.backends = backends
-        self.codec = BetaCodec() if beta else GaCodec()
+        # (``codec``: another dialect's, e.g. GPT-Live's LiveCodec)
+        self.codec = codec if codec is not None else BetaCodec() if beta else GaCodec()
         self.echo = (backends.echo.stream()
                      if echo_cancellation and backends.echo is not None else None)
         self.core = Session(config, beta=beta, limits=limits or SessionLimits(),
@@ -108,6 +111,8 @@ class SessionDriver:
                 group.create_task(self._expire())
                 await self.execute(self.core.created())
                 await self._read(receive)
+                if self._close is not None:  # a close the session chose: say all first
+                    await self._drain()
                 raise _Closed
         except* _Closed:
             pass
@@ -245,9 +250,20 @@ class SessionDriver:
                     f"{MAX_FRAME_BYTES} bytes.", code="invalid_event")
             data = decode_frame(frame)
             check_frame(data)
+            replies: list[dict[str, Any]] = []
+            intercept = getattr(self.codec, "intercept", None)
+            if intercept is not None:  # a dialect that answers some events itself
+                ga, replies = intercept(data)
+                if ga is None:
+                    for payload in replies:
+                        self.outbox.put_nowait(DialectEvent(payload=payload))
+                    return
+                data = ga
             event = validate_event(self.codec.decode(data), self.codec.supported_types)
             outputs = self.core.handle(event)
             await self.execute(outputs)
+            for payload in replies:
+                self.outbox.put_nowait(DialectEvent(payload=payload))
         except ProtocolError as exc:
             error = self.codec.wire_error(exc).to_error(event_id_of(data or {}))
             self.outbox.put_nowait(ev.error_event(error))

@@ -24,6 +24,7 @@ from ..cost.recording import SessionRecorder
 from ..protocol.dialect import is_beta
 from ..protocol.errors import ProtocolError
 from ..protocol.ids import event_id
+from ..protocol.live import LiveCodec
 from ..protocol.session import RealtimeSession
 from ..runtime.driver import Observer, SessionDriver
 from . import secrets as sec
@@ -106,7 +107,11 @@ class RealtimeServer:
         if self.observer is not None:
             self.observer(kind, info)
 
-    async def realtime(self, ws: WebSocket) -> None:
+    async def live(self, ws: WebSocket) -> None:
+        """GPT-Live (``/v1/live/sessions``): the same sessions in Live's dialect."""
+        await self.realtime(ws, live=True)
+
+    async def realtime(self, ws: WebSocket, live: bool = False) -> None:
         headers = {k.lower(): v for k, v in ws.headers.items()}
         # Refused before the upgrade, with a plain HTTP answer: no session is built for a
         # foreign page or a connection over a cap.
@@ -117,11 +122,12 @@ class RealtimeServer:
             await _deny(ws, refusal)
             return
         try:
-            await self._serve_session(ws, headers)
+            await self._serve_session(ws, headers, live)
         finally:
             self.guard.release(client)
 
-    async def _serve_session(self, ws: WebSocket, headers: dict[str, str]) -> None:
+    async def _serve_session(self, ws: WebSocket, headers: dict[str, str],
+                             live: bool = False) -> None:
         offered = [p.strip() for p in ws.scope.get("subprotocols", [])]
         # Echo exactly one offered value, "realtime": Chromium aborts otherwise.
         await ws.accept(subprotocol="realtime" if "realtime" in offered else None)
@@ -138,8 +144,8 @@ class RealtimeServer:
                                + (f".{code}" if code else ""))
             return
         model = query.get("model") or query.get("deployment")
-        if query.get("intent") == "transcription":
-            model = model or "gpt-realtime"  # (a transcription session needs none)
+        if query.get("intent") == "transcription" or live:
+            model = model or "gpt-realtime"  # (none needed: Live names it in session.start)
         if secret is None and not model:
             await self._reject(ws, {"type": "invalid_request_error", "code": "missing_model",
                                     "message": "You must provide a model parameter.",
@@ -150,7 +156,7 @@ class RealtimeServer:
         # A secret's session wins over ?model= (OpenAI binds the model to the secret).
         config = (sec.session_for_connection(secret) if secret is not None
                   else RealtimeSession(model=model))
-        beta = is_beta(headers, offered, ws.url.path, query)
+        beta = not live and is_beta(headers, offered, ws.url.path, query)
         driver = SessionDriver(self.backends, config,
                                beta=beta,
                                observer=self._observe,
@@ -160,7 +166,8 @@ class RealtimeServer:
                                limits=self.settings.session_limits(),
                                echo_cancellation=self.settings.echo_cancellation,
                                backchannel_ms=self.settings.backchannel_ms,
-                               transcription=not beta and (
+                               codec=LiveCodec() if live else None,
+                               transcription=not beta and not live and (
                                    secret.transcription if secret is not None
                                    else query.get("intent") == "transcription"))
         recorder = self._recorder(config.model, config.id)
@@ -301,6 +308,7 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
         WebSocketRoute("/v1/realtime", server.realtime),
         WebSocketRoute("/openai/realtime", server.realtime),
         WebSocketRoute("/openai/v1/realtime", server.realtime),
+        WebSocketRoute("/v1/live/sessions", server.live),
     ]
     app = Starlette(routes=routes, lifespan=server.lifespan)
     app.state.server = server
