@@ -156,10 +156,12 @@ def _load_workers(llm_url: str | None, llm_model: str | None, llm_api_key: str |
     if not vlm_url and _has_module("rapidocr_onnxruntime"):
         configs["vision"] = {}
     if "turn" in extras:
-        # One thread (two are slower once the cores are busy), and a lower priority: the
-        # decision matters once the draft has audio to play, and the draft's LLM and TTS
-        # must not wait for it (on 2 cores they did, by ~100 ms).
-        configs["turn"] = {"threads": 1, "nice": 10}
+        # One thread (two are slower once the cores are busy), at normal priority: niced
+        # (10), a busy machine starved it and the turn ended late (627 ms after the
+        # speech against server_vad's 563 in a loaded test run), and it bought nothing
+        # (bench/turns.py --turns 16 --parts latency, nice 10 vs 0 in one run: semantic
+        # p50 623 vs 598 ms, p95 1087 vs 1085 ms).
+        configs["turn"] = {"threads": 1}
     if "echo" in extras:
         configs["echo"] = {}
     quick = ("vad", "turn", "echo")  # they answer in milliseconds: a hang shows fast
