@@ -54,6 +54,7 @@ bench: setup
 	$(PY) bench/turns.py --turns 20
 	$(PY) bench/echo_gate.py
 	$(PY) bench/captions.py
+	$(PY) bench/live.py
 	$(PY) bench/video_understanding.py
 	$(PY) bench/video_generation.py
 
