@@ -106,6 +106,11 @@ async def test_mute_unmute_and_close(server_url: str) -> None:
         muted = await events_until(conn, "session.input_audio.muted", seen)
         assert muted.client_event_id == "c_mute"
         await talk(conn, utterance())  # the model hears silence
+        await conn.send({"type": "session.input_audio.append", "event_id": "c_bad",
+                         "audio": "not base64!"})
+        bad = await events_until(conn, "error", seen)
+        assert (bad.error.code, bad.error.client_event_id) == ("invalid_value", "c_bad")
+        seen.remove(bad)
         await conn.send({"type": "session.input_audio.unmute"})
         await events_until(conn, "session.input_audio.unmuted", seen)
         assert "session.input_transcript.delta" not in [e.type for e in seen]

@@ -48,6 +48,16 @@ _SUPPORTED = ("session.start", "session.update", "session.input_audio.append",
               "response.item.create", "response.create", "session.close")
 
 
+def _object(value: Any, param: str) -> dict[str, Any]:
+    """``value`` as an object (absent: empty), or the reference's invalid_type error."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ProtocolError(f"Invalid type for '{param}': expected an object.",
+                            code="invalid_type", param=param)
+    return value
+
+
 class DialectEvent(ServerEvent):
     """An event a dialect codec made itself, already in its wire shape."""
 
@@ -84,10 +94,13 @@ class LiveCodec:
         kind = data.get("type")
         self.client_event = data.get("event_id") if isinstance(data.get("event_id"),
                                                                 str) else None
+        if not isinstance(kind, str):
+            raise ProtocolError("The 'type' field must be a string.", code="invalid_type",
+                                param="type")
         if kind in _REFUSED_EVENTS:
             raise ProtocolError(_REFUSED_EVENTS[kind], code="unsupported_feature",
                                 param="type")
-        if not isinstance(kind, str) or kind not in _SUPPORTED:
+        if kind not in _SUPPORTED:
             raise ProtocolError(f"Invalid value: '{kind}'. Supported values are: "
                                 + ", ".join(f"'{t}'" for t in _SUPPORTED) + ".",
                                 code="invalid_value", param="type")
@@ -142,7 +155,11 @@ class LiveCodec:
                                 code="invalid_type", param="audio")
         if self.muted:  # the model hears silence while muted (G.711's silence is not 0,
             # but a constant level is silence to the VAD)
-            raw = base64.b64decode(audio, validate=False)
+            try:
+                raw = base64.b64decode(audio, validate=True)
+            except ValueError:  # (binascii.Error)
+                raise ProtocolError("Invalid 'audio'. Expected base64-encoded audio bytes.",
+                                    code="invalid_value", param="audio") from None
             audio = base64.b64encode(bytes(len(raw))).decode()
         self.received += len(audio) * 3 // 4  # (base64 characters -> bytes)
         return {"type": "input_audio_buffer.append", "audio": audio, **self._id(data)}
@@ -175,15 +192,12 @@ class LiveCodec:
                                                    "interrupt_response": True,
                                                    "create_response": True}},
                       "output": {"voice": DEFAULT_VOICE}}}
-        audio = session.get("audio") or {}
-        if not isinstance(audio, dict):
-            raise ProtocolError("Invalid type for 'session.audio': expected an object.",
-                                code="invalid_type", param="session.audio")
+        audio = _object(session.get("audio"), "session.audio")
         if "format" in audio:
             ga["audio"]["input"]["format"] = ga["audio"]["output"]["format"] = audio["format"]
             pcm = isinstance(audio["format"], dict) and audio["format"].get("type") == "audio/pcm"
             self.bytes_per_ms = 48 if pcm else 8
-        voice = (audio.get("output") or {}).get("voice")
+        voice = _object(audio.get("output"), "session.audio.output").get("voice")
         if voice is not None:
             ga["audio"]["output"]["voice"] = voice
         if session.get("instructions"):
@@ -204,10 +218,14 @@ class LiveCodec:
             raise ProtocolError(f"Delegation '{kind}' is not supported by this server; "
                                 "use 'client' or 'responses'.", code="unsupported_feature",
                                 param="session.delegation.type")
-        self.delegation = delegation
-        responses = delegation.get("responses") or {}
+        responses = _object(delegation.get("responses"), "session.delegation.responses")
+        listed = responses.get("tools") or []
+        if not isinstance(listed, list):
+            raise ProtocolError("Invalid type for 'session.delegation.responses.tools': "
+                                "expected an array.", code="invalid_type",
+                                param="session.delegation.responses.tools")
         tools = []
-        for i, tool in enumerate(responses.get("tools") or []):
+        for i, tool in enumerate(listed):
             if not isinstance(tool, dict) or tool.get("type") != "function":
                 raise ProtocolError("Only function tools are supported by this server.",
                                     code="unsupported_feature",
@@ -215,6 +233,7 @@ class LiveCodec:
             tools.append({"type": "function", "name": tool.get("name"),
                           "description": tool.get("description") or "",
                           "parameters": tool.get("parameters") or {}})
+        self.delegation = delegation
         out: dict[str, Any] = {"tools": tools}
         choice = responses.get("tool_choice")
         if isinstance(choice, str):
