@@ -131,13 +131,9 @@ def _dumps(event: Any, ascii_only: bool) -> str:
     return text
 
 
-@st.composite
-def mutated_events(draw: Any) -> Frame:
-    dialect = draw(st.sampled_from(["ga", "beta"]))
-    event = copy.deepcopy(draw(st.sampled_from(GA_CORPUS if dialect == "ga" else BETA_CORPUS)))
-    event_id = f"f{draw(st.integers(0, 10**9))}"
-    event["event_id"] = event_id
-    for _ in range(draw(st.integers(1, 3))):
+def mutate(event: dict[str, Any], draw: Any, times: int) -> None:
+    """Mutate ``event`` in place ``times`` times (its ``event_id`` stays)."""
+    for _ in range(times):
         container, key = _pick(event, draw)
         if container is event and key == "event_id":
             continue  # keep the event_id the error must name
@@ -152,6 +148,15 @@ def mutated_events(draw: Any) -> Frame:
             container[draw(st.text(max_size=10))] = copy.deepcopy(draw(MUTANTS))
         elif op == "type":
             event["type"] = draw(UNKNOWN_TYPES)
+
+
+@st.composite
+def mutated_events(draw: Any) -> Frame:
+    dialect = draw(st.sampled_from(["ga", "beta"]))
+    event = copy.deepcopy(draw(st.sampled_from(GA_CORPUS if dialect == "ga" else BETA_CORPUS)))
+    event_id = f"f{draw(st.integers(0, 10**9))}"
+    event["event_id"] = event_id
+    mutate(event, draw, draw(st.integers(1, 3)))
     if event.get("type") == "session.close":
         event["type"] = "nope"  # never close the shared connection
     invalid = _known_invalid(event, dialect)

@@ -23,7 +23,7 @@ import websockets
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.integration.test_event_fuzz import MUTANTS, POISON, UNKNOWN_TYPES, _dumps, _pick
+from tests.integration.test_event_fuzz import _dumps, mutate
 from tests.integration.test_live import start_event
 
 LIVE_CORPUS: list[dict[str, Any]] = [
@@ -46,21 +46,7 @@ LIVE_CORPUS: list[dict[str, Any]] = [
 def live_frames(draw: Any) -> str:
     event = copy.deepcopy(draw(st.sampled_from(LIVE_CORPUS)))
     event["event_id"] = f"f{draw(st.integers(0, 10**9))}"
-    for _ in range(draw(st.integers(0, 3))):
-        container, key = _pick(event, draw)
-        if container is event and key == "event_id":
-            continue  # (the event keeps a key to mutate)
-        op = draw(st.sampled_from(["replace", "delete", "poison", "add", "type"]))
-        if op == "replace":
-            container[key] = copy.deepcopy(draw(MUTANTS))
-        elif op == "delete" and isinstance(container, dict):
-            del container[key]
-        elif op == "poison":
-            container[key] = copy.deepcopy(draw(POISON))
-        elif op == "add" and isinstance(container, dict):
-            container[draw(st.text(max_size=10))] = copy.deepcopy(draw(MUTANTS))
-        elif op == "type":
-            event["type"] = draw(UNKNOWN_TYPES)
+    mutate(event, draw, draw(st.integers(0, 3)))
     if event.get("type") == "session.close":
         event["type"] = "nope"  # never close the shared connection
     return _dumps(event, draw(st.booleans()))
