@@ -57,6 +57,7 @@ SPECULATE_AFTER_MS = 32
 # Live captions (transcription sessions) transcribe the growing utterance this often
 # (one Whisper tiny.en call, ~100-150 ms on 2 cores, per period of speech).
 PARTIAL_EVERY_MS = 700
+PARTIAL_FIRST_MS = 400  # ... the first one sooner: a word or two is already worth showing
 # semantic_vad asks the end-of-turn model after this much pause: Smart Turn v3.2 calls
 # most finished questions unfinished with under ~160 ms of trailing silence and
 # separates best at ~250 ms (measured on 4 voices; the VAD's pause starts some 30-60 ms
@@ -162,7 +163,8 @@ class Listener:
         self.tentative = False  # speech during playback, not announced yet (backchannel?)
         self.onset = 0  # where the pending turn's speech was first heard
         # Live captions (transcription sessions): the growing utterance is transcribed
-        # every PARTIAL_EVERY_MS of speech, its words become delta events as they settle.
+        # every PARTIAL_EVERY_MS of speech (the first after PARTIAL_FIRST_MS), its words become
+        # delta events as they settle.
         self.partials = partials
         self.partial: int | None = None  # the number of the partial transcript in flight
         self.partial_from = 0  # where the turn's speech stood when the last one started
@@ -258,7 +260,8 @@ class Listener:
         pad = (td.prefix_padding_ms if td is not None and td.type == "server_vad" else 300) * 16
         self.pending.begin(new_item_id(), max(onset - pad, self.buffer_start, self.ring.start))
         self._new_pause()
-        self.onset = self.partial_from = onset
+        self.onset = onset
+        self.partial_from = onset - (PARTIAL_EVERY_MS - PARTIAL_FIRST_MS) * 16
         self.tentative = self.backchannel > 0 and self.intake.playout.playing(onset)
         return [] if self.tentative else self._announce()
 
