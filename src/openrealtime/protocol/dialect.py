@@ -231,6 +231,10 @@ class GaCodec:
     def decode(self, data: dict[str, Any]) -> dict[str, Any]:
         return data
 
+    def intercept(self, data: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The GA event for the core; GA answers nothing itself."""
+        return self.decode(data), []
+
     def encode(self, event: ServerEvent, temperature: float) -> list[str]:
         return [event.model_dump_json()]
 
@@ -248,6 +252,10 @@ class BetaCodec:
                 "Transcription sessions are not supported by this server.",
                 code="invalid_value", param="type")
         return beta_event_to_ga(data)
+
+    def intercept(self, data: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The GA event for the core; beta answers nothing itself."""
+        return self.decode(data), []
 
     def wire_error(self, exc: ProtocolError) -> ProtocolError:
         """``exc`` with its GA ``param`` path renamed to the beta field the client sent."""

@@ -138,9 +138,6 @@ class LiveCodec:
             "session.closed", reply=self.client_event, reason="close_requested",
             session=self.resource, usage={"seconds": round(self._now() / 1000, 3)})]
 
-    def decode(self, data: dict[str, Any]) -> dict[str, Any]:
-        return data  # (intercept already made it a GA event)
-
     def wire_error(self, exc: ProtocolError) -> ProtocolError:
         return exc
 
@@ -289,6 +286,8 @@ class LiveCodec:
         elif kind == "input_audio_buffer.speech_stopped":
             span = self.speech.setdefault(data["item_id"], [data["audio_end_ms"]] * 2)
             span[1] = data["audio_end_ms"]
+        elif kind == "conversation.item.input_audio_transcription.failed":
+            self.speech.pop(data["item_id"], None)  # (no transcript will need its span)
         elif kind == "conversation.item.input_audio_transcription.delta" and data["delta"]:
             start, end = self.speech.pop(data["item_id"], [self._now(), self._now()])
             return [self._event("session.input_transcript.delta", delta=data["delta"],

@@ -23,7 +23,7 @@ from ..protocol.client_events import event_id_of, validate_event
 from ..protocol.dialect import BetaCodec, GaCodec
 from ..protocol.errors import ProtocolError
 from ..protocol.frame import check_frame, decode_frame
-from ..protocol.live import DialectEvent
+from ..protocol.live import DialectEvent, LiveCodec
 from ..protocol.session import RealtimeSession
 from .bucket import TokenBucket
 from .context import image_key
@@ -70,7 +70,7 @@ class SessionDriver:
                  max_events_per_s: float = MAX_EVENTS_PER_S,
                  limits: SessionLimits | None = None, echo_cancellation: bool = True,
                  backchannel_ms: int = 0, transcription: bool = False,
-                 codec: Any = None) -> None:
+                 codec: LiveCodec | None = None) -> None:
         self.backends = backends
         # (``codec``: another dialect's, e.g. GPT-Live's LiveCodec)
         self.codec = codec if codec is not None else BetaCodec() if beta else GaCodec()
@@ -250,16 +250,15 @@ class SessionDriver:
                     f"{MAX_FRAME_BYTES} bytes.", code="invalid_event")
             data = decode_frame(frame)
             check_frame(data)
-            replies: list[dict[str, Any]] = []
-            intercept = getattr(self.codec, "intercept", None)
-            if intercept is not None:  # a dialect that answers some events itself
-                ga, replies = intercept(data)
-                if ga is None:
-                    for payload in replies:
-                        self.outbox.put_nowait(DialectEvent(payload=payload))
-                    return
-                data = ga
-            event = validate_event(self.codec.decode(data), self.codec.supported_types)
+            # the GA event for the core (None: the dialect answered it itself), and
+            # events of the dialect's own to send after it
+            ga, replies = self.codec.intercept(data)
+            if ga is None:
+                for payload in replies:
+                    self.outbox.put_nowait(DialectEvent(payload=payload))
+                return
+            data = ga
+            event = validate_event(data, self.codec.supported_types)
             outputs = self.core.handle(event)
             await self.execute(outputs)
             for payload in replies:
