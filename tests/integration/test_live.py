@@ -135,8 +135,7 @@ async def test_what_is_not_supported_is_refused_clearly(server_url: str) -> None
         assert refused.error.param == "session.delegation.type"
         await conn.send(start_event())
         await events_until(conn, "session.started", seen)
-        for kind in ("decision.create", "session.output_audio.fixture.play",
-                     "session.commentary.append"):
+        for kind in ("decision.create", "session.output_audio.fixture.play"):
             await conn.send({"type": kind, "event_id": f"c_{kind}"})
             error = await events_until(conn, "error", seen)
             assert error.error.client_event_id == f"c_{kind}"
@@ -161,3 +160,39 @@ async def test_speaking_over_the_answer_stops_it(server_url: str, backends: Back
         await events_until(conn, "session.output_audio.delta", seen)
     assert llm.stopped_after is not None  # the first answer's LLM stream was cut short
     assert llm.stopped_after < len(llm.reply.split())
+
+
+async def test_the_application_adds_context_and_commentary(server_url: str,
+                                                            backends: Backends) -> None:
+    """Client delegation's side of the application: instructions and thinking become
+    context of the next answer; commentary is spoken at once; a delegation id this
+    server never issued is refused."""
+    llm: Any = backends.llm
+    llm.reply = "Your order ships tomorrow."
+    seen: list[Any] = []
+    async with client(server_url).live.connect() as conn:
+        await conn.send(start_event())
+        await events_until(conn, "session.started", seen)
+        await conn.session.instructions.append(content="Be brief.", delegation_id=None,
+                                               event_id="c_instr")
+        appended = await events_until(conn, "session.instructions.appended", seen)
+        assert appended.client_event_id == "c_instr"
+        await conn.session.thinking.append(content="The order is 4411.", delegation_id=None)
+        await events_until(conn, "session.thinking.appended", seen)
+        await conn.session.commentary.append(content="Order 4411 ships tomorrow.",
+                                             delegation_id=None, event_id="c_say")
+        said = await events_until(conn, "session.commentary.appended", seen)
+        assert said.client_event_id == "c_say" and said.end_ms >= said.start_ms
+        await events_until(conn, "session.output_audio.delta", seen)
+        await events_until(conn, "session.usage.updated", seen)
+        await conn.session.commentary.append(content="x", delegation_id="del_nope",
+                                             event_id="c_bad")
+        error = await events_until(conn, "error", seen)
+        assert error.error.client_event_id == "c_bad" and error.error.param == "delegation_id"
+        await conn.send({"type": "session.thinking.append", "content": "x" * 4000,
+                         "delegation_id": None, "event_id": "c_long"})
+        error = await events_until(conn, "error", seen)
+        assert error.error.client_event_id == "c_long" and "500 tokens" in error.error.message
+    context = [m for m in llm.requests[-1].messages if m["role"] == "system"]
+    texts = " ".join(str(m["content"]) for m in context)
+    assert "Be brief." in texts and "4411" in texts and "ships tomorrow" in texts

@@ -6,6 +6,7 @@ each turn's transcript streams as deltas while the user is still speaking, then 
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -101,3 +102,54 @@ def test_the_wire_shape_is_the_sdks() -> None:
     shown = transcription_view(RealtimeSession())
     assert isinstance(shown, TranscriptionSession)
     RealtimeTranscriptionSessionCreateRequest.model_validate(shown.model_dump(mode="json"))
+
+
+async def test_a_beta_transcription_session(captions_url: str) -> None:
+    """The beta flow (``client.beta.realtime``, OpenAI-Beta header, ``?intent=
+    transcription``): ``transcription_session.created``, ``transcription_session.update``
+    with the flat beta fields, ``.updated``; captions; no ``conversation.created``."""
+    from openai.types.beta.realtime import TranscriptionSession as BetaTranscription
+
+    events: list[Any] = []
+    async with client(captions_url).beta.realtime.connect(
+            model="gpt-4o-transcribe", extra_query={"intent": "transcription"}) as conn:
+        raw = json.loads(await conn.recv_bytes())
+        assert raw["type"] == "transcription_session.created"
+        assert raw["session"]["object"] == "realtime.transcription_session"
+        assert raw["session"]["client_secret"] is None
+        # (the SDK's model requires client_secret, which the reference sends only from
+        # REST; every other field validates)
+        BetaTranscription.model_validate({**raw["session"], "client_secret": {
+            "expires_at": 0, "value": ""}})
+        await conn.transcription_session.update(session={
+            "input_audio_format": "pcm16",
+            "input_audio_transcription": {"model": "whisper-1", "language": "en"},
+            "turn_detection": {"type": "server_vad", "silence_duration_ms": 500}})
+        updated = await until(conn, "transcription_session.updated", events)
+        assert updated.session.input_audio_transcription.language == "en"
+        assert updated.session.turn_detection.silence_duration_ms == 500
+        # a realtime update is refused, under the beta names
+        await conn.send({"type": "session.update", "event_id": "evt_rt",
+                         "session": {"instructions": "Hi"}})
+        error = await until(conn, "error", events)
+        assert error.error.event_id == "evt_rt" and error.error.param == "session.type"
+        talk = asyncio.create_task(speak(conn, utterance(speech_s=3.0, tail_s=1.5)))
+        completed = await until(conn, "conversation.item.input_audio_transcription.completed",
+                                events, within=15)
+        await talk
+    kinds = [e.type for e in events]
+    assert "conversation.created" not in kinds
+    assert not any(k.startswith("response.") for k in kinds)
+    deltas = [e for e in events if e.type.endswith("input_audio_transcription.delta")]
+    assert deltas and "".join(d.delta for d in deltas) == completed.transcript
+    assert completed.transcript.startswith("I would like")
+
+
+async def test_transcription_session_update_outside_a_transcription_session(
+        captions_url: str) -> None:
+    async with client(captions_url).beta.realtime.connect(model="gpt-realtime") as conn:
+        await until(conn, "session.created")
+        await conn.send({"type": "transcription_session.update", "event_id": "evt_ts",
+                         "session": {"input_audio_format": "pcm16"}})
+        error = await until(conn, "error")
+        assert error.error.event_id == "evt_ts" and "intent=transcription" in error.error.message

@@ -538,6 +538,23 @@ def test_echo_path_feeds_the_far_end_and_then_the_vad() -> None:
     assert h.quiet(64) == []
 
 
+def test_noise_reduction_sends_all_input_through_the_canceller() -> None:
+    """``noise_reduction`` applies as it is set (no turn is abandoned): every chunk goes
+    to the canceller's noise suppressor, echo or not; ``null`` bypasses it again."""
+    h = Harness(SERVER_VAD, echo=True)
+    assert h.quiet(64) == []  # nothing plays: bypassed
+    h.handle({"type": "session.update", "session": {"type": "realtime", "audio": {
+        "input": {"noise_reduction": {"type": "far_field"}}}}})
+    assert h.quiet(64) == ["CancelEcho"]
+    assert h.last(fx.CancelEcho).denoise and h.last(fx.CancelEcho).lead is not None
+    assert h.speak() == ["CancelEcho", "started"]  # speech detection goes on through it
+    h.handle({"type": "session.update", "session": {"type": "realtime", "audio": {
+        "input": {"noise_reduction": None}}}})
+    calls = sum(isinstance(o, fx.CancelEcho) for o in h.outputs)
+    h.speak(64)
+    assert sum(isinstance(o, fx.CancelEcho) for o in h.outputs) == calls
+
+
 def test_echo_gate_keeps_the_echo_from_starting_speech() -> None:
     h = Harness(SERVER_VAD, echo=True)
     h.session.listener.intake.playout.reserve(16000 * 60, 0)  # a minute of reply is playing

@@ -193,11 +193,13 @@ class EchoStream(Protocol):
     """One session's echo canceller state."""
 
     async def process(self, mic: Float32Array, far: Float32Array,
-                      lead: Float32Array | None = None) -> EchoOutput:
+                      lead: Float32Array | None = None, denoise: bool = False) -> EchoOutput:
         """``mic`` without the echo of ``far`` (both 16 kHz, same length); the output
         lags the input by the canceller's ``latency_samples`` (same length in and out).
         ``lead``: the caller passed the input by itself for a while (nothing was
-        playing), delayed alike; these are the samples it has yet to output."""
+        playing), delayed alike; these are the samples it has yet to output.
+        ``denoise``: also suppress steady background noise (the session's
+        ``noise_reduction``), echo or not."""
         ...
 
     async def aclose(self) -> None: ...

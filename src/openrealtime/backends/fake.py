@@ -153,7 +153,7 @@ class FakeEndOfTurn:
 
 class _PassThrough:
     async def process(self, mic: Float32Array, far: Float32Array,
-                      lead: Float32Array | None = None) -> EchoOutput:
+                      lead: Float32Array | None = None, denoise: bool = False) -> EchoOutput:
         return EchoOutput(mic)
 
     async def aclose(self) -> None:

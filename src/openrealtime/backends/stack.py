@@ -252,8 +252,9 @@ class _InProcessEchoStream:
         self.cancellers = cancellers
         self.id = f"in-process-{next(self._ids)}"
 
-    async def process(self, mic: Any, far: Any, lead: Any = None) -> EchoOutput:
-        cleaned = self.cancellers.process(self.id, mic, far, lead)
+    async def process(self, mic: Any, far: Any, lead: Any = None,
+                      denoise: bool = False) -> EchoOutput:
+        cleaned = self.cancellers.process(self.id, mic, far, lead, denoise)
         return EchoOutput(cleaned, near_db=self.cancellers.get(self.id).near_db)
 
     async def aclose(self) -> None:

@@ -32,11 +32,13 @@ class CancelEcho:
     """Remove the echo of ``far`` (what the client is playing, 16 kHz) from ``mic``
     (16 kHz) and report :class:`EchoCancelled`: as many samples, delayed by the
     canceller's fixed latency. ``lead``: the core passed the input by itself while
-    nothing played (delayed alike); these are the samples it has yet to output."""
+    nothing played (delayed alike); these are the samples it has yet to output.
+    ``denoise``: suppress background noise too (the session's ``noise_reduction``)."""
 
     mic: Float32Array
     far: Float32Array
     lead: Float32Array | None = None
+    denoise: bool = False
 
 
 @dataclass(frozen=True, slots=True)

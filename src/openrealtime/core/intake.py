@@ -53,6 +53,9 @@ class Intake:
         self.echo_latency = echo_latency
         self.received = 0  # input samples received (ahead of ring.end by the echo's latency)
         self.scoring = False  # windows go to the VAD (turn detection is on)
+        # noise reduction on: every chunk goes through the canceller (its noise
+        # suppressor), echo or not; without a canceller there is none
+        self.denoise = False
         self._held = np.zeros(echo_latency or 0, dtype=np.float32)  # the latest input
         self._bypassing = True
         self._far: StreamResampler | None = None
@@ -83,9 +86,10 @@ class Intake:
         joined = np.concatenate([held, x16])
         self._held = joined[len(joined) - self.echo_latency:]
         end = self.playout.end
-        if end and end + ECHO_TAIL_MS * 16 > start:  # the reply may be echoing
+        if self.denoise or (end and end + ECHO_TAIL_MS * 16 > start):  # (or echoing)
             lead, self._bypassing = (held if self._bypassing else None), False
-            return [fx.CancelEcho(x16, self.playout.read(start, len(x16)), lead)]
+            return [fx.CancelEcho(x16, self.playout.read(start, len(x16)), lead,
+                                  self.denoise)]
         self._bypassing = True
         self.playout.read(start, 0)
         return self._take(joined[:len(x16)], None)

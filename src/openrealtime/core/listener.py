@@ -175,7 +175,7 @@ class Listener:
 
     def configure(self, config: AudioInput) -> list[Any]:
         """(Re)configure from the session; a turn in progress is abandoned."""
-        self.config = config
+        self.update(config)
         self.intake.configure(audio_format(config.format))
         td = config.turn_detection
         self.vad: VoiceActivity | None = None
@@ -188,6 +188,11 @@ class Listener:
                            else EAGERNESS[td.eagerness])
         self.intake.scoring = self.vad is not None
         return self._abandon()
+
+    def update(self, config: AudioInput) -> None:
+        """Settings that apply as they are, without abandoning a turn."""
+        self.config = config
+        self.intake.denoise = config.noise_reduction is not None
 
     def stt_options(self) -> dict[str, Any]:
         tr = self.config.transcription

@@ -140,7 +140,7 @@ class Session:
             if reset:
                 out = self._signals(self.listener.configure(self.config.audio.input)) + out
             else:
-                self.listener.config = self.config.audio.input
+                self.listener.update(self.config.audio.input)
         return out
 
     def _append(self, e: ce.InputAudioBufferAppend) -> list[Output]:

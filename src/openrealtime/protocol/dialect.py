@@ -199,6 +199,32 @@ def ga_session_to_beta(s: dict[str, Any], temperature: float) -> dict[str, Any]:
     }
 
 
+def beta_transcription_to_ga(session: Any) -> dict[str, Any]:
+    """A beta ``transcription_session.update``'s session as a GA transcription update."""
+    if not isinstance(session, dict):
+        raise ProtocolError("Invalid type for 'session': expected an object.",
+                            code="invalid_type", param="session")
+    flat = {k: v for k, v in session.items() if k not in ("modalities", "client_secret")}
+    ga = beta_session_to_ga(flat)
+    ga["type"] = "transcription"
+    return ga
+
+
+def ga_transcription_to_beta(s: dict[str, Any]) -> dict[str, Any]:
+    """A GA transcription session in the beta's flat shape (``client_secret`` is null
+    on the WebSocket, as the reference sends it)."""
+    audio_in = s["audio"]["input"]
+    return {
+        "id": s["id"], "object": "realtime.transcription_session",
+        "expires_at": s["expires_at"], "modalities": ["text"],
+        "input_audio_format": _GA_TO_BETA_FORMAT[audio_in["format"]["type"]],
+        "input_audio_transcription": audio_in["transcription"],
+        "input_audio_noise_reduction": audio_in["noise_reduction"],
+        "turn_detection": audio_in["turn_detection"],
+        "include": s.get("include"), "client_secret": None,
+    }
+
+
 def _voice_name(voice: Any) -> Any:
     """Beta voices are names: a GA voice object ({"id": ...}) goes by its id."""
     return voice["id"] if isinstance(voice, dict) and "id" in voice else voice
@@ -231,9 +257,10 @@ class GaCodec:
     def decode(self, data: dict[str, Any]) -> dict[str, Any]:
         return data
 
-    def intercept(self, data: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    def intercept(self, data: dict[str, Any]) -> tuple[list[dict[str, Any]],
+                                                       list[dict[str, Any]]]:
         """The GA event for the core; GA answers nothing itself."""
-        return self.decode(data), []
+        return [self.decode(data)], []
 
     def encode(self, event: ServerEvent, temperature: float) -> list[str]:
         return [event.model_dump_json()]
@@ -243,19 +270,30 @@ class GaCodec:
 
 
 class BetaCodec:
+    """The beta wire. ``transcription``: a beta transcription session (``?intent=
+    transcription``): ``transcription_session.update``/``.created``/``.updated`` with the
+    flat beta transcription session, no ``conversation.created``."""
+
     beta = True
     supported_types = BETA_TYPES
 
+    def __init__(self, transcription: bool = False) -> None:
+        self.transcription = transcription
+
     def decode(self, data: dict[str, Any]) -> dict[str, Any]:
         if data.get("type") == "transcription_session.update":
-            raise ProtocolError(
-                "Transcription sessions are not supported by this server.",
-                code="invalid_value", param="type")
+            if not self.transcription:
+                raise ProtocolError(
+                    "transcription_session.update is only valid in a transcription session "
+                    "(connect with ?intent=transcription).", code="invalid_value", param="type")
+            return {**data, "type": "session.update",
+                    "session": beta_transcription_to_ga(data.get("session"))}
         return beta_event_to_ga(data)
 
-    def intercept(self, data: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    def intercept(self, data: dict[str, Any]) -> tuple[list[dict[str, Any]],
+                                                       list[dict[str, Any]]]:
         """The GA event for the core; beta answers nothing itself."""
-        return self.decode(data), []
+        return [self.decode(data)], []
 
     def wire_error(self, exc: ProtocolError) -> ProtocolError:
         """``exc`` with its GA ``param`` path renamed to the beta field the client sent."""
@@ -273,6 +311,10 @@ class BetaCodec:
             return []  # beta has no item.done; its rate limits follow response.created
         data = event.model_dump(mode="json")
         data["type"] = _BETA_EVENT_NAMES.get(kind, kind)
+        if "session" in data and data["session"].get("type") == "transcription":
+            data["type"] = "transcription_" + kind  # transcription_session.created/updated
+            data["session"] = ga_transcription_to_beta(data["session"])
+            return [json.dumps(data, separators=(",", ":"))]
         if "session" in data:
             data["session"] = ga_session_to_beta(data["session"], temperature)
         if "item" in data:

@@ -10,9 +10,16 @@ delegation* (``delegation.responses.tools``): a call reaches the client as a
 ``response.output_item.done``; the client answers with ``response.item.create``
 (``function_call_output``) and ``response.create``.
 
-Not supported, refused with an ``error`` naming them: client delegation
-acknowledgements, the Decisions API (``decision.*``, ``delegation.type: "decisions"``,
-``triggers``), output audio fixtures, ``session.*.append`` context, initial ``input``
+Context from the application (``session.instructions.append``, ``.thinking.append``,
+``.commentary.append``, general or for a client delegation) becomes a system item of the
+conversation; commentary is also spoken at once when the assistant is not already
+speaking (then the next answer uses it), as the reference's "context the model can
+communicate". This server's model never delegates to the client on its own (it has no
+task for the application without a tool), so a non-null ``delegation_id`` names an
+unknown delegation; work for the application is Responses delegation with function tools.
+
+Not supported, refused with an ``error`` naming them: the Decisions API (``decision.*``,
+``delegation.type: "decisions"``, ``triggers``), output audio fixtures, initial ``input``
 history, forks and sideband connections (other paths), WebRTC (``client``), ``store``.
 
 Timestamps (``start_ms``/``end_ms``) are on the input timeline: milliseconds of input
@@ -35,16 +42,19 @@ DEFAULT_VOICE = "marin"
 _REFUSED_EVENTS = {
     "session.output_audio.fixture.play": "Output audio fixtures are not supported by "
     "this server.",
-    "session.instructions.append": "Appending instructions is not supported by this server.",
-    "session.thinking.append": "Appending thinking context is not supported by this server.",
-    "session.commentary.append": "Client delegation (commentary) is not supported by this "
-    "server; use Responses delegation with function tools.",
     "decision.create": "The Decisions API is not supported by this server.",
     "decision.item.create": "The Decisions API is not supported by this server.",
     "decision.item.delete": "The Decisions API is not supported by this server.",
 }
+# Context appends: how each reaches the model (a system item's text).
+_APPENDS = {
+    "session.instructions.append": "{}",
+    "session.thinking.append": "Context for you only, not to be read out: {}",
+    "session.commentary.append": "Tell the user this, briefly and in your own words: {}",
+}
+MAX_APPEND_TOKENS = 500
 _SUPPORTED = ("session.start", "session.update", "session.input_audio.append",
-              "session.input_audio.mute", "session.input_audio.unmute",
+              "session.input_audio.mute", "session.input_audio.unmute", *_APPENDS,
               "response.item.create", "response.create", "session.close")
 
 
@@ -85,12 +95,13 @@ class LiveCodec:
         self.start_event: str | None = None  # session.start's, for session.started
         self.announced = False  # session.started was sent
         self.resource: dict[str, Any] = {}  # the session as Live shows it
+        self.responding = 0  # responses created and not yet done
 
     # ------------------------------------------------------------------ client → core
 
-    def intercept(self, data: dict[str, Any]) -> tuple[dict[str, Any] | None,
+    def intercept(self, data: dict[str, Any]) -> tuple[list[dict[str, Any]],
                                                        list[dict[str, Any]]]:
-        """(the GA event to hand the core or None, Live events to send at once)."""
+        """(the GA events to hand the core, Live events to send after them)."""
         kind = data.get("type")
         self.client_event = data.get("event_id") if isinstance(data.get("event_id"),
                                                                 str) else None
@@ -108,15 +119,17 @@ class LiveCodec:
             if self.started:
                 raise ProtocolError("The session has already started.",
                                     code="session_already_started", param="type")
-            return self._start(data.get("session")), []
+            return [self._start(data.get("session"))], []
         if not self.started:
             raise ProtocolError("Send session.start first.", code="session_not_started",
                                 param="type")
         if kind == "session.input_audio.append":
-            return self._audio(data), []
+            return [self._audio(data)], []
+        if kind in _APPENDS:
+            return self._append(kind, data)
         if kind in ("session.input_audio.mute", "session.input_audio.unmute"):
             self.muted = kind.endswith(".mute")
-            return None, [self._event("session.input_audio.muted" if self.muted
+            return [], [self._event("session.input_audio.muted" if self.muted
                                       else "session.input_audio.unmuted",
                                       reply=self.client_event)]
         if kind == "session.update":
@@ -126,20 +139,50 @@ class LiveCodec:
             if self.delegation is None:
                 raise ProtocolError("response.item.create needs Responses delegation.",
                                     code="invalid_request_error", param="type")
-            return {"type": "conversation.item.create", "item": data.get("item"),
-                    **self._id(data)}, []
+            return [{"type": "conversation.item.create", "item": data.get("item"),
+                     **self._id(data)}], []
         if kind == "response.create":
             if self.delegation is None:
                 raise ProtocolError("response.create needs Responses delegation.",
                                     code="invalid_request_error", param="type")
-            return {"type": "response.create", **self._id(data)}, []
+            return [{"type": "response.create", **self._id(data)}], []
         # session.close: the core ends the session; session.closed is the last event
-        return {"type": "session.close", **self._id(data)}, [self._event(
+        return [{"type": "session.close", **self._id(data)}], [self._event(
             "session.closed", reply=self.client_event, reason="close_requested",
             session=self.resource, usage={"seconds": round(self._now() / 1000, 3)})]
 
     def wire_error(self, exc: ProtocolError) -> ProtocolError:
         return exc
+
+    def _append(self, kind: str, data: dict[str, Any]) -> tuple[list[dict[str, Any]],
+                                                                list[dict[str, Any]]]:
+        """Instructions, thinking or commentary from the application, as a system item
+        (commentary also asks for an answer when none is under way)."""
+        content = data.get("content")
+        if not isinstance(content, str) or not content.strip():
+            raise ProtocolError("Invalid type for 'content': expected a non-empty string.",
+                                code="invalid_type", param="content")
+        if len(content) > MAX_APPEND_TOKENS * 4:  # (about four characters a token)
+            raise ProtocolError(f"'content' is too long: at most {MAX_APPEND_TOKENS} "
+                                "tokens.", code="string_above_max_length", param="content")
+        if "delegation_id" not in data:
+            raise ProtocolError("Missing required parameter: 'delegation_id' (null for "
+                                "general context).", code="missing_required_parameter",
+                                param="delegation_id")
+        delegation = data["delegation_id"]
+        if delegation is not None:
+            message = ("Non-null delegation IDs are not accepted with Responses delegation."
+                       if self.delegation is not None
+                       else f"Unknown client delegation '{delegation}'.")
+            raise ProtocolError(message, code="invalid_value", param="delegation_id")
+        ga = [{"type": "conversation.item.create", **self._id(data), "item": {
+            "type": "message", "role": "system",
+            "content": [{"type": "input_text", "text": _APPENDS[kind].format(content)}]}}]
+        if kind == "session.commentary.append" and not self.responding:
+            ga.append({"type": "response.create", **self._id(data)})
+        now = self._now()
+        return ga, [self._event(kind.replace(".append", ".appended"), reply=self.client_event,
+                                start_ms=now, end_ms=now)]
 
     @staticmethod
     def _id(data: dict[str, Any]) -> dict[str, Any]:
@@ -300,7 +343,10 @@ class LiveCodec:
                                 start_ms=now, end_ms=now)]
         elif kind == "response.output_item.done" and data["item"]["type"] == "function_call":
             return self._call(data)
+        elif kind == "response.created":
+            self.responding += 1
         elif kind == "response.done":
+            self.responding = max(0, self.responding - 1)
             out = []
             delegation = self.calls.pop(data["response"]["id"], None)
             if delegation is not None:

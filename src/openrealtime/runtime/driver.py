@@ -70,7 +70,7 @@ class SessionDriver:
                  max_events_per_s: float = MAX_EVENTS_PER_S,
                  limits: SessionLimits | None = None, echo_cancellation: bool = True,
                  backchannel_ms: int = 0, transcription: bool = False,
-                 codec: LiveCodec | None = None) -> None:
+                 codec: LiveCodec | BetaCodec | None = None) -> None:
         self.backends = backends
         # (``codec``: another dialect's, e.g. GPT-Live's LiveCodec)
         self.codec = codec if codec is not None else BetaCodec() if beta else GaCodec()
@@ -146,7 +146,8 @@ class SessionDriver:
         """The microphone without the echo; unchanged while the canceller is down."""
         assert self.echo is not None
         try:
-            out = await self.echo.process(effect.mic, effect.far, effect.lead)
+            out = await self.echo.process(effect.mic, effect.far, effect.lead,
+                                          effect.denoise)
         except BackendError as exc:
             if not self._echo_down:
                 log.warning("echo canceller unavailable, input passes as is: %s", exc.message)
@@ -250,17 +251,12 @@ class SessionDriver:
                     f"{MAX_FRAME_BYTES} bytes.", code="invalid_event")
             data = decode_frame(frame)
             check_frame(data)
-            # the GA event for the core (None: the dialect answered it itself), and
-            # events of the dialect's own to send after it
+            # the GA events for the core (none: the dialect answered it itself), and
+            # events of the dialect's own to send after them
             ga, replies = self.codec.intercept(data)
-            if ga is None:
-                for payload in replies:
-                    self.outbox.put_nowait(DialectEvent(payload=payload))
-                return
-            data = ga
-            event = validate_event(data, self.codec.supported_types)
-            outputs = self.core.handle(event)
-            await self.execute(outputs)
+            for data in ga:
+                event = validate_event(data, self.codec.supported_types)
+                await self.execute(self.core.handle(event))
             for payload in replies:
                 self.outbox.put_nowait(DialectEvent(payload=payload))
         except ProtocolError as exc:

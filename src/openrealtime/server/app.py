@@ -21,7 +21,7 @@ from starlette.websockets import WebSocket, WebSocketState
 
 from ..backends.base import Backends
 from ..cost.recording import SessionRecorder
-from ..protocol.dialect import is_beta
+from ..protocol.dialect import BetaCodec, is_beta
 from ..protocol.errors import ProtocolError
 from ..protocol.ids import event_id
 from ..protocol.live import LiveCodec
@@ -157,6 +157,8 @@ class RealtimeServer:
         config = (sec.session_for_connection(secret) if secret is not None
                   else RealtimeSession(model=model))
         beta = not live and is_beta(headers, offered, ws.url.path, query)
+        transcription = not live and (secret.transcription if secret is not None
+                                      else query.get("intent") == "transcription")
         driver = SessionDriver(self.backends, config,
                                beta=beta,
                                observer=self._observe,
@@ -166,10 +168,9 @@ class RealtimeServer:
                                limits=self.settings.session_limits(),
                                echo_cancellation=self.settings.echo_cancellation,
                                backchannel_ms=self.settings.backchannel_ms,
-                               codec=LiveCodec() if live else None,
-                               transcription=not beta and not live and (
-                                   secret.transcription if secret is not None
-                                   else query.get("intent") == "transcription"))
+                               codec=(LiveCodec() if live
+                                      else BetaCodec(transcription) if beta else None),
+                               transcription=transcription)
         recorder = self._recorder(config.model, config.id)
         send = ws.send_text if recorder is None else recorder.wrap(ws.send_text)
         self.sessions.add(driver)

@@ -213,6 +213,7 @@ class EchoCanceller:
     def __init__(self, *, noise_suppression: bool = False, high_pass_filter: bool = True,
                  path: EchoPath | None = None) -> None:
         rtc = _livekit()
+        self.denoise = noise_suppression  # the output is AEC3's+NS's even without echo
         self._apm = rtc.AudioProcessingModule(
             echo_cancellation=True, noise_suppression=noise_suppression,
             high_pass_filter=high_pass_filter, auto_gain_control=False)
@@ -279,7 +280,7 @@ class EchoCanceller:
         except RuntimeError as exc:
             raise BackendError(f"echo canceller failed: {exc}", code="echo_error") from exc
         out[1] = near_db
-        if math.isinf(near_db):
+        if math.isinf(near_db) and not self.denoise:
             out[0] = mic  # nothing to cancel: the microphone unchanged
         else:
             np.multiply(self._near_pcm, np.float32(1 / 32768), out=out[0])
@@ -314,21 +315,25 @@ class EchoCancellers:
         self.name = f"WebRTC AEC3 (livekit {version})".replace(" )", ")")
         self.latency_samples = LATENCY_SAMPLES
 
-    def get(self, stream_id: str) -> EchoCanceller:
-        """The stream's canceller, created on first use (its ``near_db`` lives here)."""
+    def get(self, stream_id: str, denoise: bool | None = None) -> EchoCanceller:
+        """The stream's canceller, created on first use (its ``near_db`` lives here);
+        ``denoise`` (None: as it is): with noise suppression or not (a change starts the
+        stream over)."""
         canceller = self._streams.get(stream_id)
-        if canceller is None:
-            canceller = self._streams[stream_id] = self._new()
+        if canceller is None or (denoise is not None and canceller.denoise != denoise):
+            canceller = self._streams[stream_id] = self._new(
+                self.noise_suppression if denoise is None else denoise)
             while len(self._streams) > self.max_streams:
                 self._streams.popitem(last=False)
         self._streams.move_to_end(stream_id)
         return canceller
 
     def process(self, stream_id: str, mic: Float32Array, far: Float32Array,
-                lead: Float32Array | None = None) -> Float32Array:
+                lead: Float32Array | None = None, denoise: bool = False) -> Float32Array:
         """:meth:`EchoCanceller.process` on the stream, after :meth:`EchoCanceller.resume`
-        with ``lead`` if given; its gate values are then in ``get(stream_id).near_db``."""
-        canceller = self.get(stream_id)
+        with ``lead`` if given; its gate values are then in ``get(stream_id).near_db``.
+        ``denoise``: with noise suppression (the server's default or the session's)."""
+        canceller = self.get(stream_id, denoise or self.noise_suppression)
         if lead is not None:
             canceller.resume(lead)
         return canceller.process(mic, far)
@@ -338,8 +343,8 @@ class EchoCancellers:
 
     def warmup(self) -> None:
         silence = np.zeros(4 * FRAME_SAMPLES, dtype=np.float32)
-        self._new().process(silence, silence)
+        self._new(self.noise_suppression).process(silence, silence)
 
-    def _new(self) -> EchoCanceller:
-        return EchoCanceller(noise_suppression=self.noise_suppression,
+    def _new(self, denoise: bool = False) -> EchoCanceller:
+        return EchoCanceller(noise_suppression=denoise,
                              high_pass_filter=self.high_pass_filter)

@@ -114,8 +114,9 @@ def _echo(config: dict[str, Any]) -> Handler:
     cancellers = EchoCancellers(**config)
     cancellers.warmup()
 
-    async def process(stream_id: str, mic: Any, far: Any, lead: Any = None) -> EchoOutput:
-        cleaned = cancellers.process(stream_id, mic, far, lead)
+    async def process(stream_id: str, mic: Any, far: Any, lead: Any = None,
+                      denoise: bool = False) -> EchoOutput:
+        cleaned = cancellers.process(stream_id, mic, far, lead, denoise)
         return EchoOutput(cleaned, near_db=cancellers.get(stream_id).near_db)
 
     async def close(stream_id: str) -> None:

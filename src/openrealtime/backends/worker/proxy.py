@@ -151,8 +151,9 @@ class WorkerEchoStream:
         self._id = f"{os.getpid()}-{next(_stream_ids)}"
 
     async def process(self, mic: Float32Array, far: Float32Array,
-                      lead: Float32Array | None = None) -> EchoOutput:
-        result: EchoOutput = await self._worker.call("process", self._id, mic, far, lead)
+                      lead: Float32Array | None = None, denoise: bool = False) -> EchoOutput:
+        result: EchoOutput = await self._worker.call("process", self._id, mic, far, lead,
+                                                     denoise)
         return result
 
     async def aclose(self) -> None:
