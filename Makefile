@@ -6,7 +6,7 @@ PIP    := $(VENV)/bin/pip
 STAMP  := $(VENV)/.setup-stamp
 OUT    := out
 
-.PHONY: setup demo serve test test-fast bench lint typecheck clean
+.PHONY: setup services demo serve test test-fast bench lint typecheck clean
 
 setup: $(STAMP)
 
@@ -27,6 +27,13 @@ $(STAMP): pyproject.toml
 	command -v espeak-ng >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y espeak-ng)
 	touch $(STAMP)
 
+# redis-server and nginx (Debian packages): the scale-out test (tests/e2e/test_scale_out.py)
+# runs two replicas sharing a Redis behind nginx. Idempotent; sudo only when not root.
+services:
+	command -v redis-server >/dev/null && command -v nginx >/dev/null || \
+	  ( SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); $$SUDO apt-get update -qq && \
+	    $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server nginx )
+
 # The main job on the embedded default: a spoken question in, a spoken answer out.
 demo: setup
 	mkdir -p $(OUT)
@@ -36,7 +43,7 @@ demo: setup
 serve: setup
 	$(VENV)/bin/openrealtime serve --host 127.0.0.1 --port 8765
 
-test: setup
+test: setup services
 	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy
 	PYTHONASYNCIODEBUG=1 $(PY) -m pytest -q -p no:cacheprovider
@@ -55,6 +62,8 @@ bench: setup
 	$(PY) bench/echo_gate.py
 	$(PY) bench/captions.py
 	$(PY) bench/live.py
+	$(PY) bench/concurrency.py --sessions 1,2,3,4,5 --turns 5
+	$(PY) bench/concurrency.py --sessions 2,4 --turns 5 --remote
 	$(PY) bench/video_understanding.py
 	$(PY) bench/video_generation.py
 

@@ -12,19 +12,24 @@ DEMO_QUESTION = "What is the capital of France?"
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import uvicorn
     from pydantic import ValidationError
 
     from .server.app import create_app
-    from .server.run import uvicorn_config
+    from .server.run import DrainingServer, uvicorn_config
     from .server.settings import Settings
 
     overrides = {k: v for k, v in {
         "host": args.host, "port": args.port, "backend": args.backend,
         "llm_url": args.llm_url, "llm_model": args.llm_model,
+        "llm_api_key": args.llm_api_key,
+        "stt_url": args.stt_url, "stt_model": args.stt_model, "stt_api_key": args.stt_api_key,
+        "tts_url": args.tts_url, "tts_model": args.tts_model, "tts_api_key": args.tts_api_key,
+        "tts_voice": args.tts_voice,
         "vlm_url": args.vlm_url, "vlm_model": args.vlm_model,
         "api_keys": ",".join(args.api_key) if args.api_key else None,
         "record_dir": args.record,
+        "max_sessions": args.max_sessions, "drain_timeout_s": args.drain_timeout_s,
+        "redis_url": args.redis_url, "redis_key_prefix": args.redis_key_prefix,
     }.items() if v is not None}
     try:
         settings = Settings(**overrides)
@@ -37,11 +42,23 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.backend == "local":
+        from .backends.base import BackendError
+        from .backends.stack import local_model_configs
+
+        try:  # names download here; a bad path or no network: one line, not a traceback
+            local_model_configs(settings.speech_models(),
+                                None if settings.llm_url else settings.llm_model)
+        except BackendError as exc:
+            print(f"openrealtime serve: {exc.message}", file=sys.stderr)
+            return 2
     app = create_app(settings)
     print(f"openrealtime: loading models, then serving ws://{settings.host}:{settings.port}"
           f"/v1/realtime (browser console: http://{settings.host}:{settings.port}/)",
           file=sys.stderr)
-    uvicorn.Server(uvicorn_config(app, settings.host, settings.port, "info")).run()
+    # SIGTERM drains: no new sessions, the open ones go on up to --drain-timeout-s, exit 0
+    DrainingServer(uvicorn_config(app, settings.host, settings.port, "info"),
+                   app.state.server).run()
     return 0
 
 
@@ -154,11 +171,34 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--backend", choices=["local", "fake"])
     serve.add_argument("--api-key", action="append", help="accepted key (repeatable)")
     serve.add_argument("--llm-url", help="OpenAI-compatible /v1 base URL for the LLM")
-    serve.add_argument("--llm-model", help="model name at --llm-url")
+    serve.add_argument("--llm-model", help="model name at --llm-url; without it a local "
+                       ".gguf file (or REPO_ID:FILE on the Hugging Face hub)")
+    serve.add_argument("--llm-api-key", help="API key for --llm-url")
+    serve.add_argument("--stt-url", help="OpenAI-compatible /v1 base URL for speech "
+                       "recognition (/audio/transcriptions)")
+    serve.add_argument("--stt-model", help="model name at --stt-url; without it a "
+                       "faster-whisper size (base.en, small...) or model directory")
+    serve.add_argument("--stt-api-key", help="API key for --stt-url")
+    serve.add_argument("--tts-url", help="OpenAI-compatible /v1 base URL for speech "
+                       "(/audio/speech, streamed PCM)")
+    serve.add_argument("--tts-model", help="model name at --tts-url; without it a Piper "
+                       "voice file (.onnx) or voice name (en_US-amy-medium)")
+    serve.add_argument("--tts-api-key", help="API key for --tts-url")
+    serve.add_argument("--tts-voice", help="voice at --tts-url for every session voice "
+                       "(NAME), or a map: alloy=af_bella,marin=af_sky")
     serve.add_argument("--vlm-url", help="OpenAI-compatible /v1 base URL of a vision model")
     serve.add_argument("--vlm-model", help="model name at --vlm-url")
     serve.add_argument("--record", type=Path, metavar="DIR",
                        help="write each session's server events to DIR/<session id>.jsonl")
+    serve.add_argument("--max-sessions", type=int, metavar="N",
+                       help="open sessions at most; one more gets HTTP 503 (default 64)")
+    serve.add_argument("--drain-timeout-s", type=float, metavar="S",
+                       help="on SIGTERM, how long open sessions may go on before they are "
+                       "ended (default 30)")
+    serve.add_argument("--redis-url", help="keep ephemeral client secrets in Redis "
+                       "(redis://host:6379/0), shared by replicas; default: in memory")
+    serve.add_argument("--redis-key-prefix", metavar="PREFIX",
+                       help="prefix of this server's Redis keys (default openrealtime:)")
     serve.set_defaults(run=_serve)
 
     ask = sub.add_parser("ask", help="speak a WAV question to the server, save the answer")

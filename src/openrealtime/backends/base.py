@@ -57,10 +57,20 @@ class VAD(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class Segment:
+    """A stretch of a transcript with its time in the audio (seconds)."""
+
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Transcript:
     text: str
     language: str | None = None
     duration_s: float = 0.0
+    segments: tuple[Segment, ...] = ()  # filled when asked for ``timestamps``
 
 
 @runtime_checkable
@@ -72,7 +82,9 @@ class STT(Protocol):
         language: str | None = None,
         prompt: str | None = None,
     ) -> Transcript:
-        """Transcribe float32 mono audio at 16 kHz."""
+        """Transcribe float32 mono audio at 16 kHz. Backends that can also take
+        ``timestamps=True`` (a file of any length, with :class:`Segment` times: the
+        REST transcription endpoint) say so with a ``timestamps`` attribute."""
         ...
 
 

@@ -18,6 +18,7 @@ from .base import (
     Int16Array,
     LLMChunk,
     LLMRequest,
+    Segment,
     TextDelta,
     ToolCallDelta,
     Transcript,
@@ -59,12 +60,16 @@ class FakeSTT:
     # number of samples per call (the latest RECORDED, so a long soak does not grow)
     calls: deque[int] = field(default_factory=lambda: deque(maxlen=RECORDED))
 
+    timestamps = True
+
     async def transcribe(self, audio: Float32Array, *, language: str | None = None,
-                         prompt: str | None = None) -> Transcript:
+                         prompt: str | None = None, timestamps: bool = False) -> Transcript:
         self.calls.append(len(audio))
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
-        return Transcript(self.text, "en", len(audio) / 16000)
+        duration = len(audio) / 16000
+        segments = (Segment(0.0, round(duration, 3), self.text),) if timestamps else ()
+        return Transcript(self.text, "en", duration, segments)
 
 
 @dataclass

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from openrealtime.backends.base import LLM, BackendError, Backends, EchoOutput
+from openrealtime.backends.base import LLM, STT, TTS, BackendError, Backends, EchoOutput
+from openrealtime.backends.models import SpeechModels, gguf_model, piper_voice, whisper_model
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -47,28 +48,37 @@ def load_local_backends(
     llm_timeouts: dict[str, float] | None = None,
     end_of_turn: bool = True,
     echo_cancellation: bool = True,
+    speech: SpeechModels | None = None,
 ) -> Backends:
     """Load Silero VAD, Whisper tiny.en, SmolLM2 (or a remote LLM) and Piper, and where
     their packages are installed Smart Turn (``end_of_turn``, for semantic_vad) and the
     WebRTC echo canceller (``echo_cancellation``).
 
     With ``llm_url`` the LLM is any OpenAI-compatible endpoint
-    (``{llm_url}/chat/completions``) and ``llm_model`` names the model there.
+    (``{llm_url}/chat/completions``) and ``llm_model`` names the model there; without
+    it ``llm_model`` is a local GGUF (a path, or ``REPO_ID:FILE`` on the hub). ``speech``
+    picks the STT and TTS models the same way (see :class:`SpeechModels`).
     With ``isolate`` (the default) each local model runs in a worker process.
     """
     extras = _input_roles(end_of_turn, echo_cancellation)
+    speech = speech or SpeechModels()
+    local = local_model_configs(speech, None if llm_url else llm_model)
     if isolate:
         return _load_workers(llm_url, llm_model, llm_api_key, n_threads, stt_short_window,
                              vlm_url, vlm_model, vlm_api_key, workers or WorkerOptions(),
-                             llm_timeouts or {}, extras)
+                             llm_timeouts or {}, extras, speech, local)
     from openrealtime.backends.local.piper import PiperTTS
     from openrealtime.backends.local.silero import SileroVAD
     from openrealtime.backends.local.whisper import WhisperSTT
 
     vad = _timed("vad", SileroVAD, warm=True)
-    stt = _timed("stt", lambda: WhisperSTT(cpu_threads=n_threads, short_window=stt_short_window), warm=True)
-    llm, llm_name = _load_llm(llm_url, llm_model, llm_api_key, n_threads, llm_timeouts or {})
-    tts = _timed("tts", PiperTTS, warm=True)
+    stt: Any = (_remote_stt(speech) if speech.stt_url else _timed(
+        "stt", lambda: WhisperSTT(cpu_threads=n_threads, short_window=stt_short_window,
+                                  **local["stt"]), warm=True))
+    llm, llm_name = _load_llm(llm_url, llm_model, llm_api_key, n_threads, llm_timeouts or {},
+                              local["llm"])
+    tts: Any = (_remote_tts(speech) if speech.tts_url
+                else _timed("tts", lambda: PiperTTS(**local["tts"]), warm=True))
     vision = _load_vision(vlm_url, vlm_model, vlm_api_key)
     turn: Any = None
     echo: Any = None
@@ -85,6 +95,42 @@ def load_local_backends(
     backends.names = {role: str(getattr(b, "name", role)) for role, b in backends.roles().items()}
     backends.names["llm"] = llm_name
     return backends
+
+
+def local_model_configs(speech: SpeechModels, llm_file: str | None
+                        ) -> dict[str, dict[str, Any]]:
+    """Each local role's model arguments (empty: the embedded default). Names are
+    resolved (and downloaded) here; a bad choice raises :class:`BackendError`."""
+    out: dict[str, dict[str, Any]] = {"stt": {}, "tts": {}, "llm": {}}
+    if speech.stt_model and not speech.stt_url:
+        out["stt"] = {"model_path": whisper_model(speech.stt_model)}
+    if speech.tts_model and not speech.tts_url:
+        model, config = piper_voice(speech.tts_model)
+        out["tts"] = {"model_path": model, "config_path": config}
+    if llm_file:
+        out["llm"] = {"model_path": gguf_model(llm_file)}
+    return out
+
+
+def _remote_stt(speech: SpeechModels) -> STT:
+    from openrealtime.backends.remote.openai_audio import RemoteSTT
+
+    assert speech.stt_url
+    stt = RemoteSTT(speech.stt_url, speech.stt_model or "whisper-1",
+                    api_key=speech.stt_api_key)
+    logger.info("stt: %s", stt.name)
+    return stt
+
+
+def _remote_tts(speech: SpeechModels) -> TTS:
+    from openrealtime.backends.remote.openai_audio import RemoteTTS, parse_voice_map
+
+    assert speech.tts_url
+    voices, default = parse_voice_map(speech.tts_voice)
+    tts = RemoteTTS(speech.tts_url, speech.tts_model or "tts-1", api_key=speech.tts_api_key,
+                    voices=voices, default_voice=default)
+    logger.info("tts: %s", tts.name)
+    return tts
 
 
 def _input_roles(end_of_turn: bool, echo_cancellation: bool) -> set[str]:
@@ -135,7 +181,8 @@ def _remote_llm(url: str, model: str | None, api_key: str | None,
 def _load_workers(llm_url: str | None, llm_model: str | None, llm_api_key: str | None,
                   n_threads: int, stt_short_window: bool, vlm_url: str | None,
                   vlm_model: str | None, vlm_api_key: str | None, options: WorkerOptions,
-                  llm_timeouts: dict[str, float], extras: set[str]) -> Backends:
+                  llm_timeouts: dict[str, float], extras: set[str], speech: SpeechModels,
+                  local: dict[str, dict[str, Any]]) -> Backends:
     """Start one worker per local model role, all at once, and wait until each is ready."""
     from openrealtime.backends.worker import (
         Worker,
@@ -148,11 +195,14 @@ def _load_workers(llm_url: str | None, llm_model: str | None, llm_api_key: str |
         WorkerVision,
     )
 
-    configs: dict[str, dict[str, Any]] = {
-        "vad": {}, "stt": {"cpu_threads": n_threads, "short_window": stt_short_window},
-        "tts": {}}
+    configs: dict[str, dict[str, Any]] = {"vad": {}}
+    if not speech.stt_url:
+        configs["stt"] = {"cpu_threads": n_threads, "short_window": stt_short_window,
+                          **local["stt"]}
+    if not speech.tts_url:
+        configs["tts"] = local["tts"]
     if not llm_url:
-        configs["llm"] = {"n_threads": n_threads}
+        configs["llm"] = {"n_threads": n_threads, **local["llm"]}
     if not vlm_url and _has_module("rapidocr_onnxruntime"):
         configs["vision"] = {}
     if "turn" in extras:
@@ -190,8 +240,10 @@ def _load_workers(llm_url: str | None, llm_model: str | None, llm_api_key: str |
         vision = WorkerVision(workers["vision"])
     else:
         logger.warning("vision: rapidocr not installed; images enter the context as [image]")
-    backends = Backends(vad=WorkerVAD(workers["vad"]), stt=WorkerSTT(workers["stt"]), llm=llm,
-                        tts=WorkerTTS(workers["tts"]), vision=vision,
+    stt: Any = _remote_stt(speech) if speech.stt_url else WorkerSTT(workers["stt"])
+    tts: Any = _remote_tts(speech) if speech.tts_url else WorkerTTS(workers["tts"])
+    backends = Backends(vad=WorkerVAD(workers["vad"]), stt=stt, llm=llm, tts=tts,
+                        vision=vision,
                         turn=WorkerTurn(workers["turn"]) if "turn" in workers else None,
                         echo=WorkerEcho(workers["echo"]) if "echo" in workers else None)
     backends.names = {role: str(getattr(b, "name", role)) for role, b in backends.roles().items()}
@@ -206,14 +258,14 @@ def _has_module(name: str) -> bool:
 
 def _load_llm(
     url: str | None, model: str | None, api_key: str | None, n_threads: int,
-    timeouts: dict[str, float],
+    timeouts: dict[str, float], local_args: dict[str, Any],
 ) -> tuple[LLM, str]:
     if url:
         remote = _remote_llm(url, model, api_key, timeouts)
         return remote, str(getattr(remote, "name", url))
     from openrealtime.backends.local.llama import LlamaLLM
 
-    local = _timed("llm", lambda: LlamaLLM(n_threads=n_threads), warm=True)
+    local = _timed("llm", lambda: LlamaLLM(n_threads=n_threads, **local_args), warm=True)
     return local, local.name
 
 

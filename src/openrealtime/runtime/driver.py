@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..backends.base import BackendError, Backends
+from ..backends.priority import BACKGROUND, NORMAL, PRIORITY, URGENT
 from ..core import Session, SessionLimits
 from ..core import effects as fx
 from ..protocol import server_events as ev
@@ -201,6 +202,25 @@ class SessionDriver:
         await self._drain()
         raise _Closed
 
+    def shut_down(self, message: str) -> None:
+        """The server is going away (its SIGTERM drain ran out of time): an ``error``
+        (``server_shutting_down``), then close 1001, like the session cap."""
+        if self._group is None or self._close is not None:
+            return
+        self.outbox.put_nowait(ev.error_event({"type": "server_error",
+                                               "code": "server_shutting_down",
+                                               "message": message, "param": None,
+                                               "event_id": None}))
+        self._close = (1001, "server shutting down")
+        try:
+            self._group.create_task(self._end())
+        except RuntimeError:  # the session is ending already
+            pass
+
+    async def _end(self) -> None:
+        await self._drain()
+        raise _Closed
+
     async def _drain(self, timeout_s: float = 2.0) -> None:
         deadline = time.monotonic() + timeout_s
         while len(self.outbox) and time.monotonic() < deadline:  # noqa: ASYNC110
@@ -209,6 +229,8 @@ class SessionDriver:
     async def _write(self, send: Send) -> None:
         while True:
             event = await self.outbox.get()
+            if self.observer is not None and isinstance(event, ev.Error):
+                self.observer("error_sent", {"event": event})  # all of them: metrics
             for text in self._encode(event):
                 try:
                     await send(text)
@@ -349,6 +371,8 @@ class SessionDriver:
     async def _transcribe(self, effect: fx.StartTranscription,
                           future: asyncio.Future[str]) -> None:
         started = time.perf_counter()
+        PRIORITY.set(BACKGROUND if effect.partial else NORMAL if effect.speculation
+                     else URGENT)
         try:
             result = await self.backends.stt.transcribe(
                 effect.audio, language=effect.language, prompt=effect.prompt)
@@ -453,6 +477,8 @@ class SessionDriver:
 
     async def _respond(self, effect: fx.StartResponse, timing: Timing,
                        feed: Callable[[fx.Fact], Awaitable[None]]) -> None:
+        # A user waits for a committed answer now; a draft is a guess (see priority.py).
+        PRIORITY.set(NORMAL if effect.draft else URGENT)
         try:
             await run_response(effect.response_id, effect.plan, llm=self.backends.llm,
                                tts=self.backends.tts, transcripts=self.transcripts,

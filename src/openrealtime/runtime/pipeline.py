@@ -30,6 +30,7 @@ from ..backends.base import (
     ToolCallDelta,
     ToolSpec,
 )
+from ..backends.priority import PRIORITY, later
 from ..core import effects as fx
 from .chunker import ClauseChunker
 from .context import MESSAGE_OVERHEAD, build_messages, fit_window, tool_result_fallback
@@ -234,6 +235,7 @@ async def _speak(response_id: str, plan: fx.ResponsePlan, request: LLMRequest, l
 
     async def _say(resampler: StreamResampler) -> None:
         speech = SpeechText()  # TTS says safe pieces; the transcript keeps the clause
+        first_level = PRIORITY.get()
         while (clause := await clauses.get()) is not _DONE:
             assert isinstance(clause, str)
             if timing.first_clause is None:
@@ -252,6 +254,8 @@ async def _speak(response_id: str, plan: fx.ResponsePlan, request: LLMRequest, l
                             await feed(fx.AudioProduced(response_id, float32_to_pcm16(out)))
                             first_audio.set()
             first_audio.set()  # even a clause that gave no audio must not stall the LLM
+            # the first sound is out: the rest may wait for others' first sounds
+            PRIORITY.set(later(first_level))
         tail = resampler.process(np.zeros(0, dtype=np.float32), last=True)
         if len(tail):
             await feed(fx.AudioProduced(response_id, float32_to_pcm16(tail)))

@@ -1,5 +1,6 @@
 """The Starlette app: ``/v1/realtime`` WebSocket (plus Azure paths), ephemeral client
-secrets, the browser console at ``/`` and ``/healthz``."""
+secrets, the browser console at ``/``, ``/healthz``, ``/readyz``, ``/metrics`` and the
+SIGTERM drain (:meth:`RealtimeServer.drain`)."""
 
 from __future__ import annotations
 
@@ -28,8 +29,10 @@ from ..protocol.live import LiveCodec
 from ..protocol.session import RealtimeSession
 from ..runtime.driver import Observer, SessionDriver
 from . import secrets as sec
+from .audio_api import AudioAPI
 from .auth import auth_error, presented_key, query_key_error, rest_key, secret_error
 from .guard import BodyTooLarge, Guard, Refusal, read_body
+from .metrics import CONTENT_TYPE_LATEST, Metrics
 from .settings import Settings
 from .stats import TurnStats
 
@@ -45,6 +48,7 @@ def default_loader(settings: Settings) -> Backends:
         return fake_backends()
     from ..backends.stack import WorkerOptions, load_local_backends
 
+
     workers = WorkerOptions(stall_s=settings.worker_stall_s,
                             max_rss_mb=settings.worker_max_rss_mb,
                             ready_wait_s=settings.worker_ready_wait_s)
@@ -59,7 +63,8 @@ def default_loader(settings: Settings) -> Backends:
                                vlm_api_key=settings.vlm_api_key,
                                isolate=settings.isolate_models, workers=workers,
                                llm_timeouts=timeouts, end_of_turn=settings.end_of_turn_model,
-                               echo_cancellation=settings.echo_cancellation)
+                               echo_cancellation=settings.echo_cancellation,
+                               speech=settings.speech_models())
 
 
 class RealtimeServer:
@@ -74,21 +79,28 @@ class RealtimeServer:
         self.turns = TurnStats()
         self.observer = observer
         self.sessions: set[SessionDriver] = set()
-        self.secrets = sec.SecretStore()
+        self.secrets = _secret_store(settings)
         self.guard = Guard(settings)
         self.started = time.time()
+        self.loaded = False  # the models are loaded: sessions can be served
+        self.draining = False  # SIGTERM: no new sessions, the open ones go on a while
+        self.metrics = Metrics(self)
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app: Starlette) -> AsyncIterator[None]:
         # Models load (and warm up) before the first connection is accepted.
         owned = self.backends is None
+        await self.secrets.ping()  # a Redis that does not answer stops the start at once
         if self.backends is None:
             self.backends = await asyncio.to_thread(self.loader, self.settings)
+        self.loaded = True
         try:
             yield
         finally:
+            self.loaded = False
             if owned:  # stop the model workers we started (given backends are the caller's)
                 await self.backends.aclose()
+            await self.secrets.aclose()
 
     async def healthz(self, request: Request) -> JSONResponse:
         workers = self.backends.health() if self.backends else {}
@@ -101,6 +113,49 @@ class RealtimeServer:
                              "limits": self.guard.counters(),
                              "turns": self.turns.report(),
                              "uptime_s": round(time.time() - self.started, 1)})
+
+    def readiness(self) -> str:
+        """``ready`` (sessions are accepted), ``starting`` or ``draining``."""
+        if self.draining:
+            return "draining"
+        return "ready" if self.loaded and self.backends is not None else "starting"
+
+    async def readyz(self, request: Request) -> JSONResponse:
+        """For load balancers: 200 while this replica takes sessions, else 503."""
+        state = self.readiness()
+        return JSONResponse({"status": state, "sessions": len(self.sessions),
+                             "max_sessions": self.settings.max_sessions},
+                            status_code=200 if state == "ready" else 503)
+
+    async def metrics_page(self, request: Request) -> Response:
+        """Prometheus text exposition; open unless ``metrics_require_key``."""
+        if self.settings.metrics_require_key:
+            headers = {k.lower(): v for k, v in request.headers.items()}
+            problem = auth_error(rest_key(headers), self.settings.keys)
+            if problem is not None:
+                return _rest_error(problem, 401)
+        return Response(self.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    async def drain(self, timeout_s: float | None = None) -> None:
+        """Stop taking sessions (HTTP 503, ``/readyz`` 503) and let the open ones go on for
+        up to ``timeout_s`` (``drain_timeout_s``); then end those left with an ``error``
+        (``server_shutting_down``) and close 1001. Returns once no session is open."""
+        timeout_s = self.settings.drain_timeout_s if timeout_s is None else timeout_s
+        self.draining = True
+        log.warning("draining: no new sessions; %d open may go on for up to %g s",
+                    self.guard.open, timeout_s)
+        deadline = time.monotonic() + timeout_s
+        while self.guard.open and time.monotonic() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        if self.guard.open:
+            log.warning("drain deadline: ending %d open sessions", len(self.sessions))
+            for driver in list(self.sessions):
+                driver.shut_down("The server is shutting down and this session has ended; "
+                                 "connect again to continue.")
+            ended = time.monotonic() + 5.0  # each says all it has queued first (<= 2 s)
+            while self.guard.open and time.monotonic() < ended:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        log.warning("drained: %d sessions open", self.guard.open)
 
     def _observe(self, kind: str, info: dict[str, Any]) -> None:
         self.turns(kind, info)
@@ -117,7 +172,7 @@ class RealtimeServer:
         # foreign page or a connection over a cap.
         client = ws.client.host if ws.client is not None else "unknown"
         refusal = (self.guard.check_origin(headers.get("origin"), headers.get("host"))
-                   or self.guard.admit(client))
+                   or self._draining_refusal() or self.guard.admit(client))
         if refusal is not None:
             await _deny(ws, refusal)
             return
@@ -137,11 +192,12 @@ class RealtimeServer:
             # proxies too; our own log lines mask it).
             await self._reject(ws, query_key_error(), 3000, "invalid_request_error")
             return
-        problem, secret = self._check_key(presented_key(headers, offered))
+        problem, secret = await self._check_key(presented_key(headers, offered))
         if problem is not None:
             code = problem["code"]
-            await self._reject(ws, problem, 3000, "invalid_request_error"
-                               + (f".{code}" if code else ""))
+            # (1011: the secret store failed, the key may be fine)
+            await self._reject(ws, problem, 1011 if problem["type"] == "server_error" else 3000,
+                               f"{problem['type']}" + (f".{code}" if code else ""))
             return
         model = query.get("model") or query.get("deployment")
         if query.get("intent") == "transcription" or live:
@@ -161,7 +217,8 @@ class RealtimeServer:
                                       else query.get("intent") == "transcription")
         driver = SessionDriver(self.backends, config,
                                beta=beta,
-                               observer=self._observe,
+                               observer=self.metrics.session(
+                                   "live" if live else "beta" if beta else "ga", self._observe),
                                max_session_s=self.settings.max_session_s,
                                idle_timeout_s=self.settings.session_idle_timeout_s or None,
                                max_events_per_s=self.settings.max_events_per_s,
@@ -184,14 +241,17 @@ class RealtimeServer:
             with contextlib.suppress(Exception):
                 await ws.close(close[0], close[1])
 
-    def _check_key(self, key: str | None
-                   ) -> tuple[dict[str, object] | None, sec.ClientSecret | None]:
+    async def _check_key(self, key: str | None
+                         ) -> tuple[dict[str, object] | None, sec.ClientSecret | None]:
         """(error payload or None, the valid ephemeral secret the key is, if it is one)."""
         if key is None or not key.startswith(sec.SECRET_PREFIX) or key in self.settings.keys:
             return auth_error(key, self.settings.keys), None
         # An ephemeral secret: refused when expired or unknown, even on a server without
         # API keys; when valid it carries the session's configuration.
-        status, secret = self.secrets.lookup(key)
+        try:
+            status, secret = await self.secrets.lookup(key)
+        except sec.SecretStoreError:
+            return _store_error(), None
         if status != "valid":
             return secret_error(key, status), None
         return None, secret
@@ -208,9 +268,9 @@ class RealtimeServer:
         return await self._issue(request, sec.parse_beta_session_request,
                                  sec.beta_session_response)
 
-    async def _issue(self, request: Request,
-                     parse: Callable[[Any], tuple[RealtimeSession, int, bool]],
-                     render: Callable[[sec.ClientSecret], dict[str, Any]]) -> Response:
+    async def rest_body(self, request: Request, limit: int) -> bytes | Response:
+        """A REST call's body, or the error response: a foreign page (403), no valid API
+        key (401), more than ``limit`` bytes (413), too slow (408)."""
         headers = {k.lower(): v for k, v in request.headers.items()}
         refusal = self.guard.check_origin(headers.get("origin"), headers.get("host"))
         if refusal is not None:
@@ -218,9 +278,8 @@ class RealtimeServer:
         problem = auth_error(rest_key(headers), self.settings.keys)
         if problem is not None:
             return _rest_error(problem, 401)
-        limit = self.settings.max_body_bytes
         try:
-            raw = await read_body(request, limit, self.settings.body_timeout_s)
+            return await read_body(request, limit, self.settings.body_timeout_s)
         except BodyTooLarge:
             self.guard.count("body_too_large")
             return _rest_error({"type": "invalid_request_error", "code": "request_too_large",
@@ -230,6 +289,13 @@ class RealtimeServer:
             self.guard.count("body_timeout")
             return _rest_error({"type": "invalid_request_error", "code": "request_timeout",
                                 "message": "The request body was not received in time."}, 408)
+
+    async def _issue(self, request: Request,
+                     parse: Callable[[Any], tuple[RealtimeSession, int, bool]],
+                     render: Callable[[sec.ClientSecret], dict[str, Any]]) -> Response:
+        raw = await self.rest_body(request, self.settings.max_body_bytes)
+        if isinstance(raw, Response):
+            return raw
         try:
             body = json.loads(raw or b"{}")
         except ValueError:
@@ -240,7 +306,11 @@ class RealtimeServer:
             session, ttl_s, transcription = parse(body)
         except ProtocolError as exc:
             return _rest_error(exc.to_error(None), 400)
-        return JSONResponse(render(self.secrets.issue(session, ttl_s, transcription)))
+        try:
+            secret = await self.secrets.issue(session, ttl_s, transcription)
+        except sec.SecretStoreError:
+            return _rest_error(_store_error(), 503)
+        return JSONResponse(render(secret))
 
     # ---------------------------------------------------------------- console
 
@@ -256,10 +326,34 @@ class RealtimeServer:
                                session_id=session_id, keep_audio=self.settings.record_audio,
                                max_bytes=self.settings.max_recording_bytes)
 
+    def _draining_refusal(self) -> Refusal | None:
+        if not self.draining:
+            return None
+        return self.guard.refuse(Refusal(
+            "draining", 503, "server_shutting_down",
+            "The server is shutting down and takes no new sessions; connect again.",
+            type="server_error"))
+
     async def _reject(self, ws: WebSocket, error: dict[str, Any], code: int,
                       reason: str) -> None:
+        self.metrics.error(error)
         await ws.send_text(json.dumps({"type": "error", "event_id": event_id(), "error": error}))
         await ws.close(code, reason)
+
+
+def _secret_store(settings: Settings) -> sec.SecretStore:
+    """Redis when ``redis_url`` is set (shared by replicas), else this process's memory."""
+    if settings.redis_url:
+        from .redis_secrets import RedisSecretStore
+
+        return RedisSecretStore(settings.redis_url, prefix=settings.redis_key_prefix)
+    return sec.MemorySecretStore()
+
+
+def _store_error() -> dict[str, Any]:
+    return {"type": "server_error", "code": "secret_store_unavailable",
+            "message": "The client secret store is unavailable; try again later.",
+            "param": None, "event_id": None}
 
 
 def _rest_error(error: dict[str, Any], status: int) -> JSONResponse:
@@ -300,12 +394,17 @@ def _receiver(ws: WebSocket, guard: Guard) -> Callable[[], Any]:
 def create_app(settings: Settings | None = None, *, backends: Backends | None = None,
                observer: Observer | None = None) -> Starlette:
     server = RealtimeServer(settings or Settings(), backends, observer=observer)
+    audio = AudioAPI(server)
     routes = [
         Route("/", server.console),
         Mount("/console", StaticFiles(directory=CONSOLE_DIR), name="console"),
         Route("/healthz", server.healthz),
+        Route("/readyz", server.readyz),
+        Route("/metrics", server.metrics_page),
         Route("/v1/realtime/client_secrets", server.client_secrets, methods=["POST"]),
         Route("/v1/realtime/sessions", server.beta_sessions, methods=["POST"]),
+        Route("/v1/audio/transcriptions", audio.transcriptions, methods=["POST"]),
+        Route("/v1/audio/speech", audio.speech, methods=["POST"]),
         WebSocketRoute("/v1/realtime", server.realtime),
         WebSocketRoute("/openai/realtime", server.realtime),
         WebSocketRoute("/openai/v1/realtime", server.realtime),

@@ -3,6 +3,7 @@
 uvicorn is configured from :class:`Settings`, with two additions of ours at the socket
 level, where the app cannot see: :class:`GuardedH11Protocol` (a deadline for request
 heads, a cap on open connections) and :class:`SecretRedactor` (no key in the logs).
+``serve`` runs :class:`DrainingServer`: SIGTERM drains the sessions before uvicorn stops.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ import asyncio
 import contextlib
 import logging
 import re
+import signal
+import socket
 from collections.abc import AsyncIterator, Callable
-from typing import Any, ClassVar
+from types import FrameType
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import h11
 import uvicorn
@@ -20,6 +24,9 @@ from starlette.applications import Starlette
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .settings import Settings
+
+if TYPE_CHECKING:
+    from .app import RealtimeServer
 
 # Query parameters that carry credentials, and values shaped like OpenAI keys or our
 # ephemeral secrets wherever they appear in a logged line.
@@ -139,6 +146,51 @@ def guarded_protocol(settings: Settings, on_refuse: Callable[[str], None] | None
         "max_connections": settings.max_connections,
         "on_refuse": staticmethod(on_refuse) if on_refuse is not None else None,
     })
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn's server, whose SIGTERM drains the sessions first.
+
+    uvicorn's own SIGTERM handling closes every WebSocket at once (close 1012) and, once
+    stopped, raises the signal again, so the process dies of it. Here the first SIGTERM
+    starts :meth:`RealtimeServer.drain` (no new sessions, ``/readyz`` 503, the open ones
+    go on up to ``drain_timeout_s``); when it is done uvicorn shuts down as usual (the
+    model workers stop) and the process exits 0. A second SIGTERM, or SIGINT (Ctrl+C),
+    stops at once, uvicorn's way.
+
+    uvicorn installs its handlers with ``signal.signal`` and calls :meth:`handle_exit`
+    between two bytecodes of the main thread: it only sets a flag, and :meth:`on_tick`
+    (uvicorn's main loop, every 0.1 s) starts the drain on the event loop.
+    """
+
+    def __init__(self, config: uvicorn.Config, realtime: RealtimeServer | None) -> None:
+        super().__init__(config)
+        self.realtime = realtime
+        self.drain_requested = False
+        self._drain: asyncio.Task[None] | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if (sig == signal.SIGTERM and self.realtime is not None and not self.drain_requested
+                and not self.should_exit):
+            self.drain_requested = True
+            return
+        super().handle_exit(sig, frame)
+
+    async def on_tick(self, counter: int) -> bool:
+        if self.drain_requested and self._drain is None and self.realtime is not None:
+            self._drain = asyncio.create_task(self.realtime.drain())
+        if self._drain is not None and self._drain.done():
+            if not self._drain.cancelled() and self._drain.exception() is not None:
+                logging.getLogger(__name__).error("drain failed", exc_info=self._drain.exception())
+            self.should_exit = True
+        return await super().on_tick(counter)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self._drain is not None and not self._drain.done():  # stopped during a drain
+            self._drain.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._drain
+        await super().shutdown(sockets)
 
 
 def uvicorn_config(app: Starlette, host: str, port: int, log_level: str = "warning"

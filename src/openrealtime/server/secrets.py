@@ -14,18 +14,23 @@ Reference rules (protocol reference §1.4):
 * "A GA secret can open several sessions until it expires; an open session outlives the
   secret."
 
-The store is in memory, per server process. Expired secrets are remembered for a while so
-that a late connection hears "expired" rather than "unknown"; the store is bounded.
+The store is in memory, per server process (:class:`MemorySecretStore`: expired secrets are
+remembered for a while so that a late connection hears "expired" rather than "unknown";
+bounded), or in Redis, shared by replicas (``redis_secrets.py``, ``--redis-url``).
 """
 
 from __future__ import annotations
 
+import abc
+import json
 import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from pydantic import ValidationError
 
 from ..protocol.dialect import beta_session_to_ga, ga_session_to_beta
 from ..protocol.errors import ProtocolError, invalid_value, unknown_parameter
@@ -59,22 +64,62 @@ class ClientSecret:
 Lookup = tuple[Literal["valid", "expired", "unknown"], ClientSecret | None]
 
 
-class SecretStore:
-    """Issues and checks ``ek_`` secrets. ``clock`` is injectable for tests."""
+class SecretStore(abc.ABC):
+    """Issues and checks ``ek_`` secrets: the interface of the two stores.
+
+    :class:`MemorySecretStore` (the default) keeps them in this process;
+    :class:`.redis_secrets.RedisSecretStore` keeps them in Redis, shared by every replica
+    behind a load balancer (a secret minted by one is accepted by the others).
+    ``clock`` (unix seconds) is injectable for tests.
+    """
 
     def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self.clock = clock
+
+    def _new(self, session: RealtimeSession, ttl_s: int, transcription: bool) -> ClientSecret:
+        value = SECRET_PREFIX + secrets.token_urlsafe(24)
+        return ClientSecret(value, self.clock() + ttl_s, session, transcription)
+
+    @abc.abstractmethod
+    async def issue(self, session: RealtimeSession, ttl_s: int,
+                    transcription: bool = False) -> ClientSecret:
+        """A new secret for ``session``, valid ``ttl_s`` seconds. Raises
+        :class:`SecretStoreError` when the store cannot be reached."""
+
+    @abc.abstractmethod
+    async def lookup(self, value: str) -> Lookup:
+        """Whether ``value`` is a valid secret (and which). Reusable until it expires (GA:
+        "a secret can open several sessions"). Raises :class:`SecretStoreError`."""
+
+    async def ping(self) -> None:
+        """Check the store answers (the server's start-up). Raises SecretStoreError."""
+        return None  # (nothing to check or close in memory)
+
+    async def aclose(self) -> None:
+        """Release connections (the server's shutdown)."""
+        return None  # (nothing to check or close in memory)
+
+
+class SecretStoreError(Exception):
+    """The store cannot be reached (Redis down): the request fails, the server goes on."""
+
+
+class MemorySecretStore(SecretStore):
+    """Secrets in this process's memory: a restart forgets them, other replicas never
+    see them. Expired secrets are remembered for a while (to say "expired"); bounded."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(clock)
         self._secrets: OrderedDict[str, ClientSecret] = OrderedDict()
 
-    def issue(self, session: RealtimeSession, ttl_s: int,
-              transcription: bool = False) -> ClientSecret:
+    async def issue(self, session: RealtimeSession, ttl_s: int,
+                    transcription: bool = False) -> ClientSecret:
         self._purge()
-        value = SECRET_PREFIX + secrets.token_urlsafe(24)
-        secret = ClientSecret(value, self.clock() + ttl_s, session, transcription)
-        self._secrets[value] = secret
+        secret = self._new(session, ttl_s, transcription)
+        self._secrets[secret.value] = secret
         return secret
 
-    def lookup(self, value: str) -> Lookup:
+    async def lookup(self, value: str) -> Lookup:
         secret = self._secrets.get(value)
         if secret is None:
             return "unknown", None
@@ -88,6 +133,27 @@ class SecretStore:
             del self._secrets[value]
         while len(self._secrets) >= MAX_SECRETS:
             self._secrets.popitem(last=False)
+
+
+def secret_to_json(secret: ClientSecret) -> str:
+    """What a shared store keeps of a secret: its session configuration as JSON (with the
+    beta temperature, which the GA dump leaves out), expiry and kind."""
+    return json.dumps({"expires_at": secret.expires_at, "transcription": secret.transcription,
+                       "temperature": secret.session.temperature,
+                       "session": secret.session.model_dump(mode="json")},
+                      separators=(",", ":"))
+
+
+def secret_from_json(value: str, text: str | bytes) -> ClientSecret:
+    """The secret :func:`secret_to_json` wrote. Raises ValueError if it is not one."""
+    try:
+        data = json.loads(text)
+        session = RealtimeSession.model_validate(
+            {**data["session"], "temperature": data.get("temperature", 0.8)})
+        return ClientSecret(value, float(data["expires_at"]), session,
+                            bool(data.get("transcription", False)))
+    except (KeyError, TypeError, ValidationError) as exc:
+        raise ValueError(f"not a stored client secret: {exc}") from exc
 
 
 def session_for_connection(secret: ClientSecret) -> RealtimeSession:

@@ -8,6 +8,7 @@ from typing import Literal, Self
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ..backends.models import SpeechModels
 from ..core.limits import SessionLimits
 from ..runtime.driver import MAX_FRAME_BYTES
 
@@ -23,8 +24,24 @@ class Settings(BaseSettings):
     api_keys: str = ""
     backend: Literal["local", "fake"] = "local"
     llm_url: str | None = None  # any OpenAI-compatible /v1 base URL
+    # The model name at llm_url; without llm_url a local GGUF file (or REPO_ID:FILE on
+    # the Hugging Face hub, downloaded once where there is network). None: SmolLM2-135M.
     llm_model: str | None = None
     llm_api_key: str | None = None
+    # Speech recognition: a faster-whisper size (tiny.en, base.en, small, large-v3...) or
+    # model directory; or, with stt_url, any OpenAI-compatible /v1/audio/transcriptions
+    # server and its model name. None: the embedded Whisper tiny.en.
+    stt_url: str | None = None
+    stt_model: str | None = None
+    stt_api_key: str | None = None
+    # Speech: a Piper voice file (.onnx, its .onnx.json beside it) or voice name
+    # (en_US-amy-medium); or, with tts_url, any /v1/audio/speech server that streams PCM
+    # and its model name. tts_voice: the voice there for every session voice (NAME), or a
+    # map (alloy=af_bella,marin=af_sky; names not in it pass as they are).
+    tts_url: str | None = None
+    tts_model: str | None = None
+    tts_api_key: str | None = None
+    tts_voice: str | None = None
     # Deadlines of one call to the LLM at llm_url: connecting, the first token, the gap
     # between two tokens, the whole answer.
     llm_connect_timeout_s: float = 5.0
@@ -62,6 +79,10 @@ class Settings(BaseSettings):
     # REST bodies (the client secret endpoints): bytes, and seconds to send them.
     max_body_bytes: int = Field(1 * MiB, ge=1)
     body_timeout_s: float = Field(10.0, gt=0)
+    # Audio files sent to /v1/audio/transcriptions: bytes (the reference's 25 MB) and
+    # seconds of audio (decoding stops past it).
+    max_audio_bytes: int = Field(25 * MiB, ge=1)
+    max_audio_s: float = Field(1800.0, gt=0)
     # One WebSocket message. The reference allows 15 MiB of audio per append, 20 MiB of
     # base64; the default adds 1 MiB for the JSON around it. A longer frame is refused from
     # its header (close 1009) without being read. It cannot be raised past that.
@@ -113,12 +134,38 @@ class Settings(BaseSettings):
     # How long a request waits for a restarting worker before failing.
     worker_ready_wait_s: float = Field(30.0, gt=0)
 
+    # ------------------------------------------------------------------ serving past one machine
+    # On SIGTERM the server stops taking sessions (HTTP 503, /readyz 503) and lets the open
+    # ones go on this long; those still open then get an error (server_shutting_down) and
+    # close 1001, and the process exits 0. 0: end them at once.
+    drain_timeout_s: float = Field(30.0, ge=0)
+    # Ephemeral client secrets in Redis (redis://host:port/db), shared by every replica;
+    # None: in this process's memory. Keys are ``<redis_key_prefix>secret:<ek_...>``.
+    redis_url: str | None = None
+    redis_key_prefix: str = "openrealtime:"
+    # /metrics (Prometheus) needs one of the API keys, like the REST endpoints; by default
+    # it is open (scrapers seldom carry keys): keep it on a private network.
+    metrics_require_key: bool = False
+
     @model_validator(mode="after")
     def _fake_takes_no_llm(self) -> Self:
         if self.backend == "fake" and self.llm_url is not None:
             raise ValueError("the fake backend does not use an LLM; drop --llm-url "
                              "(OPENREALTIME_LLM_URL) or use --backend local")
         return self
+
+    @model_validator(mode="after")
+    def _voice_map(self) -> Self:
+        from ..backends.remote.openai_audio import parse_voice_map
+
+        parse_voice_map(self.tts_voice)  # (ValueError: a one-line message)
+        return self
+
+    def speech_models(self) -> SpeechModels:
+        return SpeechModels(stt_model=self.stt_model, stt_url=self.stt_url,
+                            stt_api_key=self.stt_api_key, tts_model=self.tts_model,
+                            tts_url=self.tts_url, tts_api_key=self.tts_api_key,
+                            tts_voice=self.tts_voice)
 
     def session_limits(self) -> SessionLimits:
         return SessionLimits(

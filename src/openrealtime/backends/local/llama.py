@@ -23,7 +23,6 @@ Tool calls (``tools`` non-empty, ``tool_choice`` not ``"none"``):
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import importlib.util
 import json
@@ -49,6 +48,7 @@ from openrealtime.backends.local.tool_call import (
     select_tools,
     tools_system_prompt,
 )
+from openrealtime.backends.priority import PriorityExecutor
 from openrealtime.backends.tool_result import result_words
 
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -77,6 +77,30 @@ AHEAD_PIECES = 3
 REPEAT_PENALTY = 1.0
 
 
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    """How the local model samples, given the temperature a request asks for.
+
+    ``temperature(t)`` is the temperature llama.cpp uses for a requested ``t``; top-k, top-p
+    and min-p cut the tail of the distribution before it. Remote LLMs get the request's
+    temperature as it is; this mapping is the local backend's own.
+    """
+
+    temperature_scale: float = 1.0
+    top_k: int = 40
+    top_p: float = 0.95
+    min_p: float = 0.05
+    repeat_penalty: float = REPEAT_PENALTY
+
+    def temperature(self, requested: float) -> float:
+        return requested * self.temperature_scale
+
+
+# llama-cpp-python's own defaults: the request's temperature as it is.
+PLAIN_SAMPLING = Sampling()
+SAMPLING = PLAIN_SAMPLING
+
+
 @dataclass(slots=True)
 class _Run:
     """What one generation needs and what it learns."""
@@ -92,12 +116,15 @@ class _Run:
     # consumer. When the pipeline pauses reading (to let the first clause be
     # synthesized without competing for the 2 cores) generation pauses too.
     credits: threading.Semaphore | None = None
+    # Whether other requests wait for the model: then a generation never pauses for its
+    # consumer (it would hold the one model idle while another user waits).
+    contended: Any = None
 
     def send(self, item: Any) -> None:
         """Emit a delta once the consumer has room for it (credits count deltas)."""
         if self.credits is not None:
             while not self.credits.acquire(timeout=0.05):
-                if self.stop.is_set():
+                if self.stop.is_set() or (self.contended is not None and self.contended()):
                     break
         self.emit(item)
 
@@ -106,7 +133,8 @@ class LlamaLLM:
     """llama.cpp chat model behind a single-thread executor."""
 
     def __init__(
-        self, model_path: str | Path | None = None, *, n_ctx: int = 2048, n_threads: int = 2
+        self, model_path: str | Path | None = None, *, n_ctx: int = 2048, n_threads: int = 2,
+        sampling: Sampling = SAMPLING,
     ) -> None:
         import llama_cpp
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -129,6 +157,7 @@ class LlamaLLM:
             raise BackendError(f"cannot load llama.cpp model {path}: {exc}") from exc
         self.model_path = path
         self.n_ctx = n_ctx
+        self.sampling = sampling
         self.context_tokens = n_ctx  # the runtime trims the oldest turns to fit
         self.name = f"llama.cpp {path.stem}"
         template = self._llm.metadata.get("tokenizer.chat_template")
@@ -144,9 +173,8 @@ class LlamaLLM:
         )
         self._grammars: dict[str, Any] = {}
         self._generating = threading.Event()
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="llama"
-        )
+        # one generation at a time, the most urgent waiting one next (see priority.py)
+        self._executor = PriorityExecutor("llama")
 
     # ------------------------------------------------------------------ public API
 
@@ -163,7 +191,8 @@ class LlamaLLM:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
         run = _Run(request, _emitter(loop, queue), threading.Event(),
-                   credits=threading.Semaphore(AHEAD_PIECES))
+                   credits=threading.Semaphore(AHEAD_PIECES),
+                   contended=lambda: self._executor.waiting() > 0)
         future = loop.run_in_executor(self._executor, self._generate, run)
         try:
             while (item := await queue.get()) is not _END:
@@ -256,6 +285,7 @@ class LlamaLLM:
 
         request = run.request
         formatted = run.formatted
+        sampling = self.sampling
         criteria = StoppingCriteriaList([lambda _ids, _logits: run.stop.is_set()])
         if formatted.stopping_criteria is not None:
             criteria.extend(formatted.stopping_criteria)
@@ -263,13 +293,16 @@ class LlamaLLM:
             prompt=run.prompt_tokens,
             stream=True,
             max_tokens=request.max_tokens,
-            temperature=request.temperature,
+            temperature=sampling.temperature(request.temperature),
+            top_k=sampling.top_k,
+            top_p=sampling.top_p,
+            min_p=sampling.min_p,
             stop=formatted.stop,
             stopping_criteria=criteria,
             grammar=grammar,
             seed=request.seed,
             # Free text only: a grammar's JSON repeats quotes and braces by design.
-            repeat_penalty=REPEAT_PENALTY if grammar is None else 1.0,
+            repeat_penalty=sampling.repeat_penalty if grammar is None else 1.0,
         )
         try:
             for chunk in chunks:

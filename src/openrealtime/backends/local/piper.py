@@ -10,7 +10,6 @@ that the worker checks between sentences.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from openrealtime.backends.base import BackendError, Int16Array
+from openrealtime.backends.priority import PriorityExecutor
 
 _END = object()  # queue sentinel: the worker is done
 
@@ -59,9 +59,8 @@ class PiperTTS:
         self.noise = {"noise_scale": 0.0, "noise_w_scale": 0.0} if deterministic else {}
         self.sample_rate: int = int(self._voice.config.sample_rate)
         self.name = f"Piper {self.model_path.stem} ({self.sample_rate} Hz)"
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="piper"
-        )
+        # one call at a time, the most urgent first (sessions share the model)
+        self._executor = PriorityExecutor("piper")
 
     async def synthesize(
         self, text: str, *, voice: str | None = None, speed: float = 1.0

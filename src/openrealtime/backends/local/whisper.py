@@ -8,14 +8,20 @@ the event loop never blocks on the encoder.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from openrealtime.backends.base import STT_SAMPLE_RATE, BackendError, Float32Array, Transcript
+from openrealtime.backends.base import (
+    STT_SAMPLE_RATE,
+    BackendError,
+    Float32Array,
+    Segment,
+    Transcript,
+)
+from openrealtime.backends.priority import PriorityExecutor
 
 
 def bundled_model_path() -> Path:
@@ -70,9 +76,10 @@ class WhisperSTT:
         # and gave the same text on our spoken-question tests. Off: the library path.
         self.short_window = short_window
         self.beam_size = 1
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="whisper"
-        )
+        # one call at a time, the most urgent first (sessions share the model)
+        self._executor = PriorityExecutor("whisper")
+
+    timestamps = True  # transcribe(timestamps=True): any length, with segment times
 
     async def transcribe(
         self,
@@ -80,19 +87,22 @@ class WhisperSTT:
         *,
         language: str | None = None,
         prompt: str | None = None,
+        timestamps: bool = False,
     ) -> Transcript:
-        """Transcribe float32 mono audio at 16 kHz."""
+        """Transcribe float32 mono audio at 16 kHz; ``timestamps``: a whole file, with
+        its segments' times (the library's long-form decoding)."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            self._executor, self._transcribe_sync, audio, language, prompt
+            self._executor, self._transcribe_sync, audio, language, prompt, timestamps
         )
 
     def _transcribe_sync(
-        self, audio: Float32Array, language: str | None, prompt: str | None
+        self, audio: Float32Array, language: str | None, prompt: str | None,
+        timestamps: bool = False,
     ) -> Transcript:
         samples = np.ascontiguousarray(audio, dtype=np.float32).reshape(-1)
         # (an initial prompt made the short window repeat itself: library path then)
-        if (self.short_window and not prompt
+        if (self.short_window and not prompt and not timestamps
                 and samples.shape[0] < SHORT_WINDOW_MAX_S * STT_SAMPLE_RATE):
             try:
                 return self._transcribe_short(samples, language, prompt)
@@ -106,17 +116,20 @@ class WhisperSTT:
                 initial_prompt=prompt or None,
                 beam_size=1,
                 vad_filter=False,  # turn detection already happened upstream
-                without_timestamps=True,
+                without_timestamps=not timestamps,
                 condition_on_previous_text=False,
             )
             # ``segments`` is lazy: decoding happens while iterating.
-            text = "".join(segment.text for segment in segments).strip()
+            parts = [Segment(round(s.start, 3), round(s.end, 3), s.text.strip())
+                     for s in segments]
+            text = " ".join(p.text for p in parts if p.text).strip()
         except Exception as exc:
             raise BackendError(f"Whisper transcription failed: {exc}", code="stt_error") from exc
         return Transcript(
             text=text,
             language=info.language,
             duration_s=samples.shape[0] / STT_SAMPLE_RATE,
+            segments=tuple(parts) if timestamps else (),
         )
 
     def _transcribe_short(

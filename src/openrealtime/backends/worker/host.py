@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from ..base import BackendError, EchoOutput
+from ..priority import PRIORITY
 from .wire import WireClosed, read_message, write_message
 
 log = logging.getLogger("openrealtime.worker")
@@ -71,7 +72,7 @@ def _stt(config: dict[str, Any]) -> Handler:
 
     stt = WhisperSTT(**config)
     stt.warmup()
-    return Handler({"name": stt.name}, calls={"transcribe": stt.transcribe})
+    return Handler({"name": stt.name, "timestamps": True}, calls={"transcribe": stt.transcribe})
 
 
 def _llm(config: dict[str, Any]) -> Handler:
@@ -148,9 +149,9 @@ class Host:
     def dispatch(self, message: tuple[Any, ...]) -> None:
         kind = message[0]
         if kind == "call":
-            _, rid, method, args, kwargs, window = message
+            _, rid, method, args, kwargs, window, priority = message
             self.tasks[rid] = asyncio.get_running_loop().create_task(
-                self._run(rid, method, args, kwargs, window))
+                self._run(rid, method, args, kwargs, window, priority))
         elif kind == "credit":
             semaphore = self.credits.get(message[1])
             for _ in range(message[2] if semaphore is not None else 0):
@@ -161,7 +162,8 @@ class Host:
                 task.cancel()
 
     async def _run(self, rid: int, method: str, args: tuple[Any, ...],
-                   kwargs: dict[str, Any], window: int | None) -> None:
+                   kwargs: dict[str, Any], window: int | None, priority: int) -> None:
+        PRIORITY.set(priority)  # (this task's own context: the model's queue reads it)
         try:
             if window is None:
                 value = await self.handler.calls[method](*args, **kwargs)

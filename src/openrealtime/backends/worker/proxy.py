@@ -78,12 +78,14 @@ class WorkerSTT(_Proxy):
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
         self.name = str(worker.info.get("name", "STT worker"))
+        self.timestamps = bool(worker.info.get("timestamps", False))
 
     async def transcribe(self, audio: Float32Array, *, language: str | None = None,
-                         prompt: str | None = None) -> Transcript:
+                         prompt: str | None = None, timestamps: bool = False) -> Transcript:
+        extra = {"timestamps": True} if timestamps else {}
         result: Transcript = await self.worker.call(
             "transcribe", np.ascontiguousarray(audio, dtype=np.float32), language=language,
-            prompt=prompt)
+            prompt=prompt, **extra)
         return result
 
 

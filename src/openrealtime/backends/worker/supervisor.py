@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..base import BackendError
+from ..priority import NORMAL, PRIORITY
 from .wire import WireClosed, read_message, write_message
 
 log = logging.getLogger(__name__)
@@ -235,7 +236,7 @@ class Worker:
         """Run ``method`` in the worker without waiting for it (nothing if it is down)."""
         if self._ready.is_set():
             with contextlib.suppress(BackendError):
-                self._send(("call", next(self._ids), method, args, {}, None))
+                self._send(("call", next(self._ids), method, args, {}, None, NORMAL))
 
     async def _open(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any],
                     window: int | None) -> tuple[int, _Request]:
@@ -248,7 +249,8 @@ class Worker:
         with self._lock:
             self._requests[rid] = request
         try:
-            self._send(("call", rid, method, args, kwargs, window))
+            # (the caller's priority: the worker's model queue orders by it)
+            self._send(("call", rid, method, args, kwargs, window, PRIORITY.get()))
         except BaseException:
             self._forget(rid, cancel=False)
             raise
