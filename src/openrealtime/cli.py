@@ -30,6 +30,7 @@ def _serve(args: argparse.Namespace) -> int:
         "record_dir": args.record,
         "max_sessions": args.max_sessions, "drain_timeout_s": args.drain_timeout_s,
         "redis_url": args.redis_url, "redis_key_prefix": args.redis_key_prefix,
+        "twilio_auth_token": args.twilio_auth_token,
     }.items() if v is not None}
     try:
         settings = Settings(**overrides)
@@ -199,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "(redis://host:6379/0), shared by replicas; default: in memory")
     serve.add_argument("--redis-key-prefix", metavar="PREFIX",
                        help="prefix of this server's Redis keys (default openrealtime:)")
+    serve.add_argument("--twilio-auth-token", metavar="TOKEN",
+                       help="check X-Twilio-Signature on /twilio/media-stream with this "
+                       "Twilio auth token (or OPENREALTIME_TWILIO_AUTH_TOKEN, kept out of ps)")
     serve.set_defaults(run=_serve)
 
     ask = sub.add_parser("ask", help="speak a WAV question to the server, save the answer")

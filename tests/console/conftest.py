@@ -44,13 +44,16 @@ def write_mic_wav(path: Path, x: np.ndarray, rate: int) -> Path:
 
 @contextlib.asynccontextmanager
 async def console_page(url: str, mic_wav: Path | None,
-                       extra_flags: Sequence[str] = ()) -> AsyncIterator[Any]:
+                       extra_flags: Sequence[str] = (),
+                       transport: str = "websocket") -> AsyncIterator[Any]:
     """The console at ``url`` in headless Chromium.
 
     With ``mic_wav`` the microphone is Chromium's fake device playing that file (in a
     loop) and permission is granted; without, the microphone permission is refused.
     ``extra_flags`` are more Chromium switches; other tabs can be opened with
-    ``page.context.new_page()``.
+    ``page.context.new_page()``. ``transport``: the page's connection (``webrtc`` is the
+    console's default; these tests use the WebSocket unless they say otherwise, since
+    they count the samples the page's own player plays).
     """
     from playwright.async_api import async_playwright
 
@@ -64,7 +67,7 @@ async def console_page(url: str, mic_wav: Path | None,
             page = await context.new_page()
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await page.goto(url + "/")
+            await page.goto(url + f"/?transport={transport}")
             yield page
             assert not errors, errors
         finally:

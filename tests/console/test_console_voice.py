@@ -77,3 +77,27 @@ async def test_spoken_question_in_the_browser(local_backends: Backends, tmp_path
     assert any(t["role"] == "assistant" and t["text"] for t in transcripts)
     assert latencies and latencies[0]["kind"] == "speech" and latencies[0]["ms"] > 0
     assert path.exists()
+
+
+async def test_spoken_question_over_webrtc_in_the_browser(
+        local_backends: Backends, tmp_path: Path, question: tuple[np.ndarray, int]) -> None:
+    """The same question on the console's default transport: WebRTC (Opus both ways)."""
+    speech, rate = question
+    lead, tail = np.zeros(int(0.5 * rate), np.float32), np.zeros(int(7.0 * rate), np.float32)
+    mic = write_mic_wav(tmp_path / "question.wav", np.concatenate([lead, speech, tail]), rate)
+    app = create_app(Settings(), backends=local_backends)
+    async with running_server(app) as url, console_page(url, mic, transport="") as page:
+        await page.uncheck("#echo-cancellation")
+        await page.click("#connect")
+        await wait_until(page, "c.transport === 'webrtc'", timeout_s=15)
+        await wait_until(page, "c.transcripts.some(t => t.role === 'user' && "
+                               "/capital/i.test(t.text))", timeout_s=30)
+        await wait_until(page, "c.eventCounts['output_audio_buffer.stopped'] > 0",
+                         timeout_s=40)
+        remote = await hook(page, "c.remoteAudio")
+        transcripts = await hook(page, "c.transcripts")
+        latencies = await hook(page, "c.latencies")
+        await screenshot(page, "voice-turn-webrtc.png")
+    assert any(t["role"] == "assistant" and t["text"] for t in transcripts)
+    assert remote["attached"] and remote["time"] > 1.0
+    assert latencies and latencies[0]["ms"] > 0

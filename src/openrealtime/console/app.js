@@ -4,9 +4,15 @@
 // short-lived client secret (POST /v1/realtime/client_secrets, with the session settings)
 // and connects with the subprotocols "realtime" + "openai-insecure-api-key.<ek_...>".
 //
+// Transport: WebRTC by default (POST /v1/realtime/calls with the secret: Opus both ways,
+// the browser's own echo cancellation and jitter buffer, events on the "oai-events" data
+// channel); WebSocket as the fallback switch (Session → Connection, or ?transport=websocket).
+//
 // Barge-in (protocol reference §3.2 iv): over WebSocket the server cannot know what the
 // user heard, so on input_audio_buffer.speech_started the page stops playback at once and
 // sends conversation.item.truncate with the milliseconds of the item actually played.
+// Over WebRTC the server plays the audio: it stops it and truncates the item itself
+// (output_audio_buffer.cleared, conversation.item.truncated).
 
 import { AudioIO, SAMPLE_RATE } from "./audio.js";
 import { FrameStrip, ScreenShare } from "./screen.js";
@@ -70,6 +76,10 @@ class ConsoleApp {
     this.transcript = new Transcript($("transcript"), $("transcript-empty"));
     this.log = new EventLog($("event-log"), $("event-filter"), $("show-audio"), $("event-count"));
     $("instructions").value = DEFAULT_INSTRUCTIONS;
+    const asked = new URLSearchParams(window.location.search).get("transport");
+    if (asked === "websocket" || asked === "webrtc") $("transport").value = asked;
+    this.transport = $("transport").value;
+    this.itemOfResponse = {}; // response id -> its audio item (WebRTC latency readout)
     this.bindUi();
     this.render();
   }
@@ -81,6 +91,8 @@ class ConsoleApp {
       ? this.disconnect() : this.connect()));
     $("mute").addEventListener("click", () => {
       this.muted = !this.muted;
+      const stream = this.audio && this.audio.stream;
+      if (stream) stream.getAudioTracks().forEach((t) => { t.enabled = !this.muted; });
       this.render();
     });
     $("composer").addEventListener("submit", (e) => {
@@ -187,7 +199,9 @@ class ConsoleApp {
       this.audio = audio;
       const secret = await this.fetchSecret();
       if (cancelled()) return;
-      this.openSocket(secret.value);
+      this.transport = $("transport").value;
+      if (this.transport === "webrtc") await this.openCall(secret.value, cancelled);
+      else this.openSocket(secret.value);
     } catch (err) {
       if (!cancelled()) this.fail(err.message || String(err));
     }
@@ -261,9 +275,57 @@ class ConsoleApp {
     const url = new URL("v1/realtime", window.location.href);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     const ws = new WebSocket(url, ["realtime", `openai-insecure-api-key.${secret}`]);
-    this.ws = ws;
+    const link = {
+      open: () => ws.readyState === WebSocket.OPEN,
+      send: (text) => ws.send(text),
+      close: (code) => ws.close(code),
+    };
+    this.ws = link;
     ws.onmessage = (e) => this.onServerEvent(JSON.parse(e.data));
-    ws.onclose = (e) => this.onClose(ws, e);
+    ws.onclose = (e) => this.onClose(link, e);
+  }
+
+  /** A WebRTC call: the microphone's track out, the server's voice in, events on the
+   *  "oai-events" data channel. */
+  async openCall(secret, cancelled) {
+    const pc = new RTCPeerConnection();
+    const channel = pc.createDataChannel("oai-events");
+    const link = {
+      open: () => channel.readyState === "open",
+      send: (text) => channel.send(text),
+      close: () => { channel.close(); pc.close(); this.onClose(link, { code: 1000, reason: "" }); },
+    };
+    this.ws = link;
+    this.pc = pc;
+    const stream = this.audio && this.audio.stream;
+    const mic = stream ? stream.getAudioTracks()[0] : null;
+    if (mic) pc.addTrack(mic, stream);
+    else pc.addTransceiver("audio", { direction: "recvonly" });
+    pc.ontrack = (e) => {
+      const player = $("remote-audio");
+      player.srcObject = e.streams[0] || new MediaStream([e.track]);
+      player.play().catch(() => {});
+    };
+    channel.onmessage = (e) => this.onServerEvent(JSON.parse(e.data));
+    channel.onclose = () => this.onClose(link, { code: 1000, reason: "the call ended" });
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === "failed") {
+        this.onClose(link, { code: 1006, reason: "the WebRTC connection failed" });
+      }
+    };
+    await pc.setLocalDescription(await pc.createOffer());
+    await iceGathered(pc); // the server takes the offer with its candidates, not trickled
+    if (cancelled()) return;
+    const res = await fetch("v1/realtime/calls", {
+      method: "POST", body: pc.localDescription.sdp,
+      headers: { Authorization: `Bearer ${secret}`, "Content-Type": "application/sdp" },
+    });
+    this.log.add("out", { type: "POST /v1/realtime/calls" }, `HTTP ${res.status}`);
+    if (!res.ok) {
+      const answer = await res.json().catch(() => ({}));
+      throw new Error(`The call was refused: ${(answer.error && answer.error.message) || res.status}`);
+    }
+    await pc.setRemoteDescription({ type: "answer", sdp: await res.text() });
   }
 
   disconnect() {
@@ -271,6 +333,10 @@ class ConsoleApp {
     this.attempts += 1;
     if (this.ws) this.ws.close(1000);
     else this.teardown();
+  }
+
+  get webrtc() {
+    return Boolean(this.pc);
   }
 
   onClose(ws, e) {
@@ -285,6 +351,9 @@ class ConsoleApp {
   teardown() {
     this.screen.stop("disconnected");
     this.ws = null;
+    if (this.pc) this.pc.close();
+    this.pc = null;
+    $("remote-audio").srcObject = null;
     this.connected = this.connecting = false;
     this.playing = this.hearing = this.responseActive = this.awaitingResponse = false;
     if (this.audio) this.audio.close();
@@ -302,7 +371,7 @@ class ConsoleApp {
   }
 
   send(event) {
-    if (!this.ws || this.ws.readyState !== WebSocket.OPEN) return;
+    if (!this.ws || !this.ws.open()) return;
     this.ws.send(JSON.stringify(event));
     this.log.add("out", event);
   }
@@ -310,7 +379,7 @@ class ConsoleApp {
   // ------------------------------------------------------------------ audio in/out
 
   onMicChunk(pcm) {
-    if (!this.connected || this.muted) return;
+    if (!this.connected || this.muted || this.webrtc) return; // (WebRTC: the track carries it)
     this.send({ type: "input_audio_buffer.append", audio: toBase64(pcm) });
   }
 
@@ -533,7 +602,24 @@ const HANDLERS = {
   "input_audio_buffer.speech_started"(e) {
     this.hearing = true;
     this.transcript.bubble(e.item_id, "user", "…");
-    if (this.playing || this.audio) this.bargeIn();
+    if (!this.webrtc && (this.playing || this.audio)) this.bargeIn(); // (WebRTC: the server's)
+  },
+  "response.output_item.added"(e) {
+    if (e.item.type === "message") this.itemOfResponse[e.response_id] = e.item.id;
+  },
+  // WebRTC: the server plays the audio and says when it starts, drains or is cut.
+  "output_audio_buffer.started"(e) {
+    this.playing = true;
+    this.firstOutput(e.response_id, this.itemOfResponse[e.response_id]);
+  },
+  "output_audio_buffer.stopped"() {
+    this.playing = false;
+  },
+  "output_audio_buffer.cleared"() {
+    if (!this.webrtc) return;
+    this.playing = false;
+    this.interruptedUntil = performance.now() + INTERRUPTED_SHOW_MS;
+    setTimeout(() => this.render(), INTERRUPTED_SHOW_MS + 20);
   },
   "input_audio_buffer.speech_stopped"() {
     this.hearing = false;
@@ -617,6 +703,20 @@ const HANDLERS = {
   },
 };
 
+/** Resolves once the peer connection has gathered its ICE candidates (at most 3 s). */
+function iceGathered(pc) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      if (pc.iceGatheringState !== "complete") return;
+      pc.removeEventListener("icegatheringstatechange", done);
+      resolve();
+    };
+    pc.addEventListener("icegatheringstatechange", done);
+    setTimeout(resolve, 3000);
+  });
+}
+
 function toBase64(buffer) {
   const bytes = new Uint8Array(buffer);
   let s = "";
@@ -641,6 +741,11 @@ window.openrealtimeConsole = Object.freeze({
   get state() { return app.state; },
   get error() { return app.error; },
   get micStatus() { return app.micStatus; },
+  get transport() { return app.webrtc ? "webrtc" : app.ws ? "websocket" : app.transport; },
+  get remoteAudio() {
+    const el = $("remote-audio");
+    return { attached: Boolean(el.srcObject), paused: el.paused, time: el.currentTime };
+  },
   get micMessage() { return app.micMessage; },
   get session() { return app.session && copy(app.session); },
   get playedSamples() { return Object.values(app.played).reduce((a, b) => a + b, 0); },

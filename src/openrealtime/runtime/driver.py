@@ -26,6 +26,7 @@ from ..protocol.errors import ProtocolError
 from ..protocol.frame import check_frame, decode_frame
 from ..protocol.live import DialectEvent, LiveCodec
 from ..protocol.session import RealtimeSession
+from ..protocol.twilio import TwilioCodec
 from .bucket import TokenBucket
 from .context import image_key
 from .draft import Hold
@@ -71,7 +72,7 @@ class SessionDriver:
                  max_events_per_s: float = MAX_EVENTS_PER_S,
                  limits: SessionLimits | None = None, echo_cancellation: bool = True,
                  backchannel_ms: int = 0, transcription: bool = False,
-                 codec: LiveCodec | BetaCodec | None = None) -> None:
+                 codec: LiveCodec | BetaCodec | TwilioCodec | None = None) -> None:
         self.backends = backends
         # (``codec``: another dialect's, e.g. GPT-Live's LiveCodec)
         self.codec = codec if codec is not None else BetaCodec() if beta else GaCodec()

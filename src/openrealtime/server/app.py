@@ -35,6 +35,8 @@ from .guard import BodyTooLarge, Guard, Refusal, read_body
 from .metrics import CONTENT_TYPE_LATEST, Metrics
 from .settings import Settings
 from .stats import TurnStats
+from .twilio import serve_twilio
+from .webrtc import WebRTCCalls
 
 log = logging.getLogger(__name__)
 BackendLoader = Callable[[Settings], Backends]
@@ -81,6 +83,7 @@ class RealtimeServer:
         self.sessions: set[SessionDriver] = set()
         self.secrets = _secret_store(settings)
         self.guard = Guard(settings)
+        self.webrtc = WebRTCCalls(self)
         self.started = time.time()
         self.loaded = False  # the models are loaded: sessions can be served
         self.draining = False  # SIGTERM: no new sessions, the open ones go on a while
@@ -98,6 +101,7 @@ class RealtimeServer:
             yield
         finally:
             self.loaded = False
+            await self.webrtc.aclose()
             if owned:  # stop the model workers we started (given backends are the caller's)
                 await self.backends.aclose()
             await self.secrets.aclose()
@@ -166,7 +170,12 @@ class RealtimeServer:
         """GPT-Live (``/v1/live/sessions``): the same sessions in Live's dialect."""
         await self.realtime(ws, live=True)
 
-    async def realtime(self, ws: WebSocket, live: bool = False) -> None:
+    async def twilio(self, ws: WebSocket) -> None:
+        """Twilio Media Streams (``/twilio/media-stream``): a phone call as a session
+        (server/twilio.py: its authentication; protocol/twilio.py: its dialect)."""
+        await self.realtime(ws, twilio=True)
+
+    async def realtime(self, ws: WebSocket, live: bool = False, twilio: bool = False) -> None:
         headers = {k.lower(): v for k, v in ws.headers.items()}
         # Refused before the upgrade, with a plain HTTP answer: no session is built for a
         # foreign page or a connection over a cap.
@@ -177,7 +186,10 @@ class RealtimeServer:
             await _deny(ws, refusal)
             return
         try:
-            await self._serve_session(ws, headers, live)
+            if twilio:
+                await serve_twilio(self, ws, headers, _receiver(ws, self.guard))
+            else:
+                await self._serve_session(ws, headers, live)
         finally:
             self.guard.release(client)
 
@@ -199,6 +211,9 @@ class RealtimeServer:
             await self._reject(ws, problem, 1011 if problem["type"] == "server_error" else 3000,
                                f"{problem['type']}" + (f".{code}" if code else ""))
             return
+        if query.get("call_id") and not live:  # a backend's sideband on a WebRTC call
+            await self.webrtc.attach(ws, query["call_id"])
+            return
         model = query.get("model") or query.get("deployment")
         if query.get("intent") == "transcription" or live:
             model = model or "gpt-realtime"  # (none needed: Live names it in session.start)
@@ -208,26 +223,15 @@ class RealtimeServer:
                                     "param": None, "event_id": None},
                                4000, "invalid_request_error.missing_model")
             return
-        assert self.backends is not None
         # A secret's session wins over ?model= (OpenAI binds the model to the secret).
         config = (sec.session_for_connection(secret) if secret is not None
                   else RealtimeSession(model=model))
         beta = not live and is_beta(headers, offered, ws.url.path, query)
         transcription = not live and (secret.transcription if secret is not None
                                       else query.get("intent") == "transcription")
-        driver = SessionDriver(self.backends, config,
-                               beta=beta,
-                               observer=self.metrics.session(
-                                   "live" if live else "beta" if beta else "ga", self._observe),
-                               max_session_s=self.settings.max_session_s,
-                               idle_timeout_s=self.settings.session_idle_timeout_s or None,
-                               max_events_per_s=self.settings.max_events_per_s,
-                               limits=self.settings.session_limits(),
-                               echo_cancellation=self.settings.echo_cancellation,
-                               backchannel_ms=self.settings.backchannel_ms,
-                               codec=(LiveCodec() if live
-                                      else BetaCodec(transcription) if beta else None),
-                               transcription=transcription)
+        driver = self.new_driver(config, beta=beta, transcription=transcription,
+                                 kind="live" if live else "beta" if beta else "ga",
+                                 codec=LiveCodec() if live else None)
         recorder = self._recorder(config.model, config.id)
         send = ws.send_text if recorder is None else recorder.wrap(ws.send_text)
         self.sessions.add(driver)
@@ -240,6 +244,24 @@ class RealtimeServer:
         if close is not None and ws.client_state == WebSocketState.CONNECTED:
             with contextlib.suppress(Exception):
                 await ws.close(close[0], close[1])
+
+    def new_driver(self, config: RealtimeSession, *, beta: bool, transcription: bool,
+                   kind: str, codec: Any = None) -> SessionDriver:
+        """A session with this server's models and settings; ``kind`` labels its metrics
+        (ga, beta, live, webrtc...); ``codec``: another dialect's (default GA/beta)."""
+        assert self.backends is not None
+        return SessionDriver(self.backends, config,
+                             beta=beta,
+                             observer=self.metrics.session(kind, self._observe),
+                             max_session_s=self.settings.max_session_s,
+                             idle_timeout_s=self.settings.session_idle_timeout_s or None,
+                             max_events_per_s=self.settings.max_events_per_s,
+                             limits=self.settings.session_limits(),
+                             echo_cancellation=self.settings.echo_cancellation,
+                             backchannel_ms=self.settings.backchannel_ms,
+                             codec=codec if codec is not None
+                             else BetaCodec(transcription) if beta else None,
+                             transcription=transcription)
 
     async def _check_key(self, key: str | None
                          ) -> tuple[dict[str, object] | None, sec.ClientSecret | None]:
@@ -395,6 +417,7 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
                observer: Observer | None = None) -> Starlette:
     server = RealtimeServer(settings or Settings(), backends, observer=observer)
     audio = AudioAPI(server)
+    calls = server.webrtc
     routes = [
         Route("/", server.console),
         Mount("/console", StaticFiles(directory=CONSOLE_DIR), name="console"),
@@ -405,10 +428,14 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
         Route("/v1/realtime/sessions", server.beta_sessions, methods=["POST"]),
         Route("/v1/audio/transcriptions", audio.transcriptions, methods=["POST"]),
         Route("/v1/audio/speech", audio.speech, methods=["POST"]),
+        Route("/v1/realtime/calls", calls.create, methods=["POST"]),
+        Route("/v1/realtime/calls/{call_id}/hangup", calls.hangup, methods=["POST"]),
+        Route("/v1/realtime", calls.beta_offer, methods=["POST"]),
         WebSocketRoute("/v1/realtime", server.realtime),
         WebSocketRoute("/openai/realtime", server.realtime),
         WebSocketRoute("/openai/v1/realtime", server.realtime),
         WebSocketRoute("/v1/live/sessions", server.live),
+        WebSocketRoute("/twilio/media-stream", server.twilio),
     ]
     app = Starlette(routes=routes, lifespan=server.lifespan)
     app.state.server = server

@@ -110,6 +110,11 @@ class Settings(BaseSettings):
     retain_output_audio_item_s: float = Field(120.0, ge=0)
     max_out_of_band_responses: int = Field(8, ge=0)
 
+    # WebRTC calls (/v1/realtime/calls): STUN/TURN servers for clients behind NAT,
+    # comma-separated (stun:host:3478,turn:user:password@host:3478). Empty: host
+    # candidates only, enough on localhost and a LAN.
+    webrtc_ice_servers: str = ""
+
     # ------------------------------------------------------------------ turn-taking
     # Remove the echo of the assistant's own voice from the input (the WebRTC echo
     # canceller, with what the server sent as the far end), so a client without echo
@@ -146,6 +151,13 @@ class Settings(BaseSettings):
     # /metrics (Prometheus) needs one of the API keys, like the REST endpoints; by default
     # it is open (scrapers seldom carry keys): keep it on a private network.
     metrics_require_key: bool = False
+
+    # ------------------------------------------------------------------ phone calls
+    # Twilio Media Streams (/twilio/media-stream): with your Twilio account's auth token,
+    # every stream must carry a valid X-Twilio-Signature (HMAC-SHA1 of its wss:// URL),
+    # which then authenticates it. Without it, a server with API keys wants one in the
+    # stream's customParameters (api_key); a server without keys takes any stream.
+    twilio_auth_token: str | None = None
 
     @model_validator(mode="after")
     def _fake_takes_no_llm(self) -> Self:
