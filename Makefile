@@ -64,6 +64,8 @@ bench: setup
 	$(PY) bench/live.py
 	$(PY) bench/concurrency.py --sessions 1,2,3,4,5 --turns 5
 	$(PY) bench/concurrency.py --sessions 2,4 --turns 5 --remote
+	$(PY) bench/transports.py --rounds 2
+	$(PY) bench/wer.py
 	$(PY) bench/video_understanding.py
 	$(PY) bench/video_generation.py
 

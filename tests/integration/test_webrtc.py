@@ -126,3 +126,26 @@ async def test_bad_offers_and_keys_get_clear_errors(backends: Backends) -> None:
         assert expired.status_code == 401
         health = (await http.get(url + "/healthz")).json()
         assert health["sessions"] == 0 and health["limits"]["sessions"] == 0
+
+
+async def test_a_caller_that_vanishes_mid_answer_frees_its_call(server_url: str,
+                                                                backends: Backends) -> None:
+    """The peer goes away while the answer plays: the session ends, its place and its
+    tasks are freed (the leak check of every test covers the tasks)."""
+    import asyncio
+
+    tts: Any = backends.tts
+    tts.ms_per_word = 500
+    async with calling() as caller:
+        await caller.dial(server_url)
+        await caller.until("session.created")
+        caller.mic.say(utterance(speech_s=1.0))
+        await caller.until("output_audio_buffer.started")
+        await caller.pc.close()  # gone, mid-answer
+    async with httpx.AsyncClient() as http:
+        for _ in range(100):
+            health = (await http.get(server_url + "/healthz")).json()
+            if health["sessions"] == 0 and health["limits"]["sessions"] == 0:
+                break
+            await asyncio.sleep(0.1)
+    assert health["sessions"] == 0 and health["limits"]["sessions"] == 0
