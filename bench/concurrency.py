@@ -115,6 +115,26 @@ def figures(results: list[TurnResult]) -> dict[str, Any]:
             "max_ms": round(max(latencies))}
 
 
+def stage_means(url: str) -> dict[str, int]:
+    """Mean ms of each turn stage the server measured (its /metrics), where it has them."""
+    import re
+
+    import httpx
+
+    try:
+        text = httpx.get(url + "/metrics", timeout=5).text
+    except httpx.HTTPError:
+        return {}
+    sums: dict[str, float] = {}
+    counts: dict[str, float] = {}
+    for kind, stage, value in re.findall(
+            r'^openrealtime_latency_seconds_(sum|count)\{stage="([a-z_]+)"\} ([0-9.e+-]+)$',
+            text, re.M):
+        (sums if kind == "sum" else counts)[stage] = float(value)
+    return {f"{stage}_ms": round(1000 * sums[stage] / n) for stage, n in counts.items()
+            if n and stage in sums}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", default="1,2,3,4,5")
@@ -142,6 +162,7 @@ def main() -> None:
                     started = time.perf_counter()
                     results = asyncio.run(run_sessions(url, count, spoken, args.turns))
                     row = figures(results) | {"wall_s": round(time.perf_counter() - started)}
+                    row |= stage_means(url)
                 table.append((count, label, row))
                 held = row.get("p95_ms", 1e9) <= 1000
                 print(f"{count} sessions [{label}]: {row}  {'held' if held else 'NOT held'}",

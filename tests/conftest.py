@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import tempfile
 from collections.abc import AsyncIterator
 
 import pytest
@@ -12,6 +14,10 @@ from openrealtime.backends.fake import fake_backends
 from openrealtime.server.app import create_app
 from openrealtime.server.run import running_server
 from openrealtime.server.settings import Settings
+
+# Every test server keeps /v1/videos jobs in a folder of this run, never the user's own
+# (a server resumes the jobs it finds in its videos_dir).
+os.environ.setdefault("OPENREALTIME_VIDEOS_DIR", tempfile.mkdtemp(prefix="openrealtime-videos-"))
 
 
 @pytest.fixture(autouse=True)

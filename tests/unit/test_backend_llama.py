@@ -94,3 +94,40 @@ def test_errors_are_handed_over_not_raised_in_the_worker() -> None:
     llm = ScriptedLlama([])
     items = generate(llm, request({"type": "function", "name": "unknown"}))
     assert len(items) == 1 and items[0].code == "invalid_tool_choice"
+
+
+class RecordingModel:
+    """Stands in for ``llama_cpp.Llama``: records what each completion was asked."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def create_completion(self, **kwargs: Any) -> Generator[dict[str, Any], None, None]:
+        self.calls.append(kwargs)
+        yield {"choices": [{"text": "Paris.", "finish_reason": "stop"}]}
+
+
+def test_the_bundled_model_samples_the_session_temperature_scaled_down() -> None:
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from openrealtime.backends.local.llama import (
+        MODEL_FILE,
+        PLAIN_SAMPLING,
+        TINY_SAMPLING,
+        sampling_for,
+    )
+
+    assert sampling_for(Path("/x") / MODEL_FILE) == TINY_SAMPLING
+    assert sampling_for(Path("/models/qwen2.5-3b-instruct-q4_k_m.gguf")) == PLAIN_SAMPLING
+    llm = LlamaLLM.__new__(LlamaLLM)  # no model to load
+    llm._llm = model = RecordingModel()
+    llm.sampling = TINY_SAMPLING
+    for grammar in (None, "tool-grammar"):
+        run = _Run(LLMRequest([], temperature=0.8, seed=3), lambda _: None, threading.Event())
+        run.formatted = SimpleNamespace(stop=[], stopping_criteria=None)
+        assert list(llm._completion(run, grammar)) == [("Paris.", "stop")]
+    free, tool = model.calls
+    assert free["temperature"] == tool["temperature"] == 0.1  # 0.8 / 8
+    assert free["repeat_penalty"] == 1.1 and tool["repeat_penalty"] == 1.0  # JSON repeats
+    assert free["seed"] == 3 and free["top_k"] == 40 and free["min_p"] == 0.05

@@ -246,3 +246,17 @@ async def test_a_last_line_without_a_newline_is_still_read() -> None:
     llm = make_llm(lambda request: httpx.Response(200, content=body))
     assert await collect(llm, LLMRequest([])) == [TextDelta("Hi"), Finished("stop")]
     await llm.aclose()
+
+
+async def test_the_session_temperature_reaches_the_server_unchanged() -> None:
+    """The local model's temperature mapping (llama.py's Sampling) is its own."""
+    seen: list[dict[str, Any]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(json.loads(request.content))
+        return httpx.Response(200, content=sse(chunk({"content": "Hi"}, "stop"), "[DONE]"))
+
+    llm = make_llm(handler)
+    await collect(llm, LLMRequest([{"role": "user", "content": "Hi"}], temperature=0.6))
+    await llm.aclose()
+    assert seen[0]["temperature"] == 0.6

@@ -19,9 +19,14 @@ import { FrameStrip, ScreenShare } from "./screen.js";
 import { DEMO_TOOLS, TUTOR_INSTRUCTIONS, runTool } from "./tools.js";
 import { EventLog, Transcript } from "./ui.js";
 
+// The server's default (protocol/session.py DEFAULT_INSTRUCTIONS, chosen by bench/llm_sweep.py).
 const DEFAULT_INSTRUCTIONS =
-  "You are a helpful, friendly voice assistant. Answer briefly, in one or two short " +
-  "sentences, in plain spoken language.";
+  "You are a helpful voice assistant. Answer the question in one short sentence.\n\n" +
+  "Examples:\n" +
+  "User: How many wheels does a bicycle have?\n" +
+  "Assistant: A bicycle has two wheels.\n" +
+  "User: What is six plus one?\n" +
+  "Assistant: Six plus one is seven.";
 const SECRET_TTL_S = 60; // the secret only has to last until the socket opens
 const INTERRUPTED_SHOW_MS = 900;
 const ERROR_NOTICE_MS = 8000; // how long a non-fatal error stays on screen

@@ -19,9 +19,17 @@ from .ids import new_id
 from .validation import to_protocol_error
 
 VOICES = ["alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"]
+# Two worked examples show a small model the shape of a spoken answer: with them the
+# bundled SmolLM2-135M answers about two thirds of bench/llm_sweep.py's simple questions
+# right, against about a third with the one-line instruction used before (the README's
+# "The embedded LLM" has the table). A client replaces the whole string as ever.
 DEFAULT_INSTRUCTIONS = (
-    "You are a helpful, friendly voice assistant. Answer briefly, in one or two short "
-    "sentences, in plain spoken language."
+    "You are a helpful voice assistant. Answer the question in one short sentence.\n\n"
+    "Examples:\n"
+    "User: How many wheels does a bicycle have?\n"
+    "Assistant: A bicycle has two wheels.\n"
+    "User: What is six plus one?\n"
+    "Assistant: Six plus one is seven."
 )
 SESSION_TTL_S = 3600
 # Cap on ``session.instructions`` and ``response.instructions``, in characters. The

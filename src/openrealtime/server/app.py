@@ -36,6 +36,7 @@ from .metrics import CONTENT_TYPE_LATEST, Metrics
 from .settings import Settings
 from .stats import TurnStats
 from .twilio import serve_twilio
+from .videos_api import VideosAPI
 from .webrtc import WebRTCCalls
 
 log = logging.getLogger(__name__)
@@ -417,6 +418,7 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
                observer: Observer | None = None) -> Starlette:
     server = RealtimeServer(settings or Settings(), backends, observer=observer)
     audio = AudioAPI(server)
+    videos = VideosAPI(server)
     calls = server.webrtc
     routes = [
         Route("/", server.console),
@@ -436,7 +438,9 @@ def create_app(settings: Settings | None = None, *, backends: Backends | None = 
         WebSocketRoute("/openai/v1/realtime", server.realtime),
         WebSocketRoute("/v1/live/sessions", server.live),
         WebSocketRoute("/twilio/media-stream", server.twilio),
+        *videos.routes(),
     ]
-    app = Starlette(routes=routes, lifespan=server.lifespan)
+    app = Starlette(routes=routes, lifespan=videos.lifespan(server.lifespan))
     app.state.server = server
+    app.state.videos = videos
     return app

@@ -159,6 +159,27 @@ class Settings(BaseSettings):
     # stream's customParameters (api_key); a server without keys takes any stream.
     twilio_auth_token: str | None = None
 
+    # ------------------------------------------------------------------ Videos API
+    # /v1/videos jobs (server/videos_api.py): each one is a folder videos_dir/<video id>/
+    # (state, inputs, the MP4 and its previews), so jobs outlive the server process: at
+    # start the finished ones are served again, queued ones run, and those that were
+    # rendering are queued again from the beginning.
+    videos_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "openrealtime"
+                             / "videos")
+    # Videos rendered at once, each by its own worker process at this nice level: the
+    # renders get the CPU the live voice sessions leave.
+    video_jobs: int = Field(1, ge=1)
+    video_nice: int = Field(10, ge=0, le=19)
+    # Videos queued or rendering; one more is refused (HTTP 429).
+    max_queued_videos: int = Field(32, ge=1)
+    # A render running longer is killed and its video fails (error video_timeout).
+    video_timeout_s: float = Field(1800.0, gt=0)
+    # POST /v1/videos bodies (with an input_reference image or clip).
+    max_video_input_bytes: int = Field(25 * MiB, ge=1)
+    # Finished videos are deleted this long after completing (their expires_at); 0: kept
+    # until DELETE.
+    video_retention_s: float = Field(0.0, ge=0)
+
     @model_validator(mode="after")
     def _fake_takes_no_llm(self) -> Self:
         if self.backend == "fake" and self.llm_url is not None:

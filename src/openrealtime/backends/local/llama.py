@@ -68,13 +68,6 @@ def bundled_model_path() -> Path:
 
 
 AHEAD_PIECES = 3
-# SmolLM2-135M falls into repetition loops ("A lover of all, a lover of all, ..."). A mild
-# penalty on recently used tokens prevents most at the source; measured on 10 loop-prone
-# prompts x 3 seeds at temperature 0.8 (loops caught by runtime.guard): 1.0 -> 5 loops,
-# 1.1 -> 0, 1.2 -> 0, 1.3 -> 2 (and incoherent text). But 1.1 cost the spoken reply
-# ~35-70 ms at p50 (bench/latency.py, 20 turns, in-process: 437 ms with it, 367 ms
-# without; landed main 369 ms), and runtime.guard already ends a loop cleanly. Off.
-REPEAT_PENALTY = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,23 +75,42 @@ class Sampling:
     """How the local model samples, given the temperature a request asks for.
 
     ``temperature(t)`` is the temperature llama.cpp uses for a requested ``t``; top-k, top-p
-    and min-p cut the tail of the distribution before it. Remote LLMs get the request's
-    temperature as it is; this mapping is the local backend's own.
+    and min-p cut the tail of the distribution before it; ``repeat_penalty`` weighs down
+    the tokens of its own last 64 (free text only: a tool call's grammar repeats quotes and
+    braces by design). Remote LLMs get the request's temperature as it is; this mapping is
+    the local backend's own.
     """
 
     temperature_scale: float = 1.0
     top_k: int = 40
     top_p: float = 0.95
     min_p: float = 0.05
-    repeat_penalty: float = REPEAT_PENALTY
+    repeat_penalty: float = 1.0
 
     def temperature(self, requested: float) -> float:
         return requested * self.temperature_scale
 
 
-# llama-cpp-python's own defaults: the request's temperature as it is.
+# llama-cpp-python's own defaults, the request's temperature as it is: for a GGUF of the
+# user's choosing (``--llm-model``), a model that copes with the temperatures it is asked.
 PLAIN_SAMPLING = Sampling()
-SAMPLING = PLAIN_SAMPLING
+# The bundled SmolLM2-135M: the request's temperature scaled by 1/8 (the session's 0.8
+# becomes 0.1; GA clients' 0.6-1.2 becomes 0.075-0.15, so the knob still turns), and a
+# mild repeat penalty. Measured by ``bench/llm_sweep.py`` (49 simple spoken questions x 3
+# seeds, session temperature 0.8; the README has the table): at the temperature as given
+# the model wanders off ("La France, la femme de l'Etranger..."), and scaling it down
+# gained 10-20 points with every prompt tried (1/8 and greedy best, alike; 1/8 keeps the
+# knob and the seeds). A low temperature makes open-ended answers loop more, though
+# (10 stories, lists, poems x 3 seeds, loops caught by runtime.guard: 5/30 at 0.8, 7/30
+# at 0.1, 9/30 greedy); a repeat penalty of 1.1 took that to 0/30 at every scale tried
+# (an earlier measurement at 0.8: 1.0 -> 5 loops, 1.1 -> 0, 1.2 -> 0, 1.3 -> 2 and
+# incoherent text) at no cost per token (13.5-14.5 ms either way, 150-token answers).
+TINY_SAMPLING = Sampling(temperature_scale=0.125, repeat_penalty=1.1)
+
+
+def sampling_for(model_path: Path) -> Sampling:
+    """The mapping tuned for the bundled model; a GGUF of the user's samples as asked."""
+    return TINY_SAMPLING if model_path.name == MODEL_FILE else PLAIN_SAMPLING
 
 
 @dataclass(slots=True)
@@ -134,7 +146,7 @@ class LlamaLLM:
 
     def __init__(
         self, model_path: str | Path | None = None, *, n_ctx: int = 2048, n_threads: int = 2,
-        sampling: Sampling = SAMPLING,
+        sampling: Sampling | None = None,
     ) -> None:
         import llama_cpp
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -157,7 +169,7 @@ class LlamaLLM:
             raise BackendError(f"cannot load llama.cpp model {path}: {exc}") from exc
         self.model_path = path
         self.n_ctx = n_ctx
-        self.sampling = sampling
+        self.sampling = sampling or sampling_for(path)
         self.context_tokens = n_ctx  # the runtime trims the oldest turns to fit
         self.name = f"llama.cpp {path.stem}"
         template = self._llm.metadata.get("tokenizer.chat_template")

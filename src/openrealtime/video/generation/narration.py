@@ -70,9 +70,16 @@ def build_timeline(plan: Plan, tts: object | None = None) -> Timeline:
     """Time ``plan`` from its narration (``plan.narration.mode``) and fill in scene timing."""
     mode = plan.narration.mode
     sentences = [split_sentences(s.narration) for s in plan.scenes]
+    if plan.duration_s is not None and mode != "tts":
+        raise GenerationError("a plan with duration_s needs narration mode 'tts'")
     if mode == "tts":
         audio = asyncio.run(_synthesize_all(plan, sentences, tts))
-        timeline = _layout_clips(plan, sentences, audio)
+        fitted = None
+        if plan.duration_s is not None:
+            from .duration import fit_length
+
+            fitted = fit_length(plan, sentences, audio, round(plan.duration_s * plan.fps))
+        timeline = _layout_clips(plan, sentences, audio, fitted)
     elif mode == "audio":
         if not plan.narration.audio:
             raise GenerationError("narration mode 'audio' needs a narration audio file")
@@ -129,8 +136,10 @@ def _frames(seconds: float, fps: int) -> int:
     return max(1, math.ceil(seconds * fps - 1e-6))
 
 
-def _layout_clips(plan: Plan, sentences: list[list[str]], audio: list[list[F32]]) -> Timeline:
-    """Place each sentence's audio; a scene ends after its last sentence and a tail."""
+def _layout_clips(plan: Plan, sentences: list[list[str]], audio: list[list[F32]],
+                  frames_given: list[int] | None = None) -> Timeline:
+    """Place each sentence's audio; a scene ends after its last sentence and a tail
+    (or after ``frames_given[i]`` frames: a fitted length)."""
     fps, spf = plan.fps, SAMPLE_RATE // plan.fps
     scene_frames, cues, pieces = [], [], []
     start = 0  # frames
@@ -143,6 +152,8 @@ def _layout_clips(plan: Plan, sentences: list[list[str]], audio: list[list[F32]]
             t = end + GAP_S
         spoken = t - GAP_S + TAIL_S - start / fps if sentences[index] else 0.0
         frames = _frames(max(spoken, scene.min_duration_s or 0.0, 1.0), fps)
+        if frames_given is not None:
+            frames = frames_given[index]
         scene_frames.append(frames)
         start += frames
     speech = np.zeros(start * spf, np.float32)

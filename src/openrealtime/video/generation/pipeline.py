@@ -140,7 +140,7 @@ def _override(plan: Plan, overrides: dict[str, Any]) -> None:
 
     for key, value in overrides.items():
         if key == "aspect":
-            plan.aspect, (plan.width, plan.height) = value, ASPECTS[value]
+            plan.aspect, (plan.width, plan.height), plan.size = value, ASPECTS[value], None
         elif key in ("voice", "speed", "mode", "audio"):
             setattr(plan.narration, key, value)
         elif key.startswith("caption_"):

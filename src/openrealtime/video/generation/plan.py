@@ -83,6 +83,11 @@ class Plan:
     transition_s: float = 0.5
     captions: CaptionStyle = field(default_factory=CaptionStyle)
     font: str | None = None
+    # "WxH" overrides the aspect's frame size (the Videos API's 720x1280, 1792x1024...).
+    size: str | None = None
+    # The video lasts exactly this long (narration is fitted: narration.fit_length);
+    # None: scenes follow the speech.
+    duration_s: float | None = None
     version: int = PLAN_VERSION
 
     @property
@@ -98,6 +103,7 @@ class Plan:
 
 
 _NUM = {"type": "number"}
+SIZE_PATTERN = r"^[1-9][0-9]{1,3}x[1-9][0-9]{1,3}$"
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["title", "scenes", "aspect", "seed"],
@@ -109,6 +115,8 @@ SCHEMA: dict[str, Any] = {
         "transition_s": {"type": "number", "minimum": 0, "maximum": 2},
         "music": {"type": ["string", "null"]},
         "font": {"type": ["string", "null"]},
+        "size": {"anyOf": [{"type": "null"}, {"type": "string", "pattern": SIZE_PATTERN}]},
+        "duration_s": {"anyOf": [{"type": "null"}, {**_NUM, "minimum": 1, "maximum": 600}]},
         "narration": {"type": "object", "properties": {
             "mode": {"enum": ["tts", "audio", "none"]},
             "speed": {"type": "number", "exclusiveMinimum": 0, "maximum": 4}}},
@@ -154,7 +162,7 @@ def plan_from_dict(data: dict[str, Any]) -> Plan:
         Scene(**{**_known(Scene, s), "visual": Visual(**_known(Visual, s.get("visual", {})))})
         for s in data["scenes"]
     ]
-    width, height = ASPECTS[data["aspect"]]
+    width, height = parse_size(data["size"]) if data.get("size") else ASPECTS[data["aspect"]]
     return Plan(**{
         **_known(Plan, data),
         "scenes": scenes,
@@ -163,6 +171,23 @@ def plan_from_dict(data: dict[str, Any]) -> Plan:
         "narration": NarrationSpec(**_known(NarrationSpec, data.get("narration", {}))),
         "captions": CaptionStyle(**_known(CaptionStyle, data.get("captions", {}))),
     })
+
+
+def parse_size(size: str) -> tuple[int, int]:
+    """``"720x1280"`` -> (720, 1280); even numbers (H.264 4:2:0 halves the chroma)."""
+    width, _, height = size.partition("x")
+    try:
+        w, h = int(width), int(height)
+    except ValueError:
+        raise GenerationError(f"size must be WIDTHxHEIGHT, got {size!r}") from None
+    if not (16 <= w <= 4096 and 16 <= h <= 4096) or w % 2 or h % 2:
+        raise GenerationError(f"size {size!r}: width and height must be even, 16 to 4096")
+    return w, h
+
+
+def nearest_aspect(width: int, height: int) -> str:
+    """The aspect name closest to a frame size (remote generators take names)."""
+    return "9:16" if width < height else "16:9" if width > height else "1:1"
 
 
 def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:

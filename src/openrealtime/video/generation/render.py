@@ -9,6 +9,7 @@ the whole video again.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +39,8 @@ class RenderSettings:
     preset: str = "superfast"
     crf: int = 21
     progress: bool = True
+    # Called after each frame with (frames done, frames in all): job progress.
+    on_frame: Callable[[int, int], None] | None = None
 
 
 def render(
@@ -71,6 +74,8 @@ def render(
             stats.frozen.append(previous is not None and np.array_equal(previous, thumb))
             previous = thumb.copy()
             bar.update(1)
+            if settings.on_frame is not None:
+                settings.on_frame(f + 1, timeline.total_frames)
     finally:
         bar.close()
         compositor.close()

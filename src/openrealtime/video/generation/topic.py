@@ -20,12 +20,38 @@ SYSTEM_PROMPT = (
 )
 
 
-async def write_script_async(topic: str, llm: object, max_tokens: int = 500) -> str:
-    """The LLM's script for ``topic`` (raises GenerationError if it has no narration)."""
+WORDS_PER_S = 2.2  # Piper's pace, less the pauses between sentences and scenes
+_SCRIPT_MARKS = re.compile(r"^(#{1,6}\s+\S|visual\s*:|```|\|.*\|\s*$)|!\[[^\]]*\]\(",
+                           re.IGNORECASE | re.MULTILINE)
+
+
+def looks_like_script(text: str) -> bool:
+    """Whether ``text`` is a script to narrate as written rather than a topic: it has a
+    Markdown heading, a ``Visual:`` line, an image, a chart or table, or several
+    paragraphs. One paragraph (a Sora-style prompt) is a topic."""
+    if _SCRIPT_MARKS.search(text):
+        return True
+    return len([p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]) > 1
+
+
+def length_hint(seconds: float) -> str:
+    """The system prompt's line that sizes a script for a video of ``seconds``."""
+    words = max(6, int(seconds * WORDS_PER_S))
+    scenes = 1 if seconds <= 5 else 2 if seconds <= 10 else 3
+    return (f"The video lasts {seconds:g} seconds: write {scenes} scene"
+            f"{'s' if scenes > 1 else ''} and at most {words} spoken words in all.")
+
+
+async def write_script_async(topic: str, llm: object, max_tokens: int = 500,
+                             seconds: float | None = None) -> str:
+    """The LLM's script for ``topic`` (raises GenerationError if it has no narration);
+    ``seconds``: sized for a video that long."""
     from openrealtime.backends.base import BackendError, LLMRequest, TextDelta
 
+    system = SYSTEM_PROMPT if seconds is None else (
+        SYSTEM_PROMPT.replace("Write 3 to 5 scenes. ", "") + " " + length_hint(seconds))
     request = LLMRequest(
-        messages=[{"role": "system", "content": SYSTEM_PROMPT},
+        messages=[{"role": "system", "content": system},
                   {"role": "user", "content": f"Topic: {topic}"}],
         max_tokens=max_tokens, temperature=0.4,
     )
