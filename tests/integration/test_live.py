@@ -196,3 +196,47 @@ async def test_the_application_adds_context_and_commentary(server_url: str,
     context = [m for m in llm.requests[-1].messages if m["role"] == "system"]
     texts = " ".join(str(m["content"]) for m in context)
     assert "Be brief." in texts and "4411" in texts and "ships tomorrow" in texts
+
+
+async def test_the_model_delegates_to_the_application(server_url: str,
+                                                      backends: Backends) -> None:
+    """Client delegation: the model hands a task over (session.delegation.created, target
+    client), says it is on it, and speaks the application's commentary for it."""
+    llm: Any = backends.llm
+    llm.tool_call = ("delegate_to_application", {"task": "Look up order 4411."})
+    llm.reply = "One moment, I am checking."
+    seen: list[Any] = []
+    async with client(server_url).live.connect() as conn:
+        await conn.send(start_event(delegation={"type": "client"}))
+        started = await events_until(conn, "session.started", seen)
+        assert started.session.delegation.type == "client"
+        await talk(conn, utterance())
+        created = await events_until(conn, "session.delegation.created", seen)
+        assert created.delegation.target == "client" and created.delegation.response_id is None
+        await events_until(conn, "session.output_transcript.delta", seen)  # "on it"
+        await events_until(conn, "session.usage.updated", seen)  # (the acknowledgement's end)
+        llm.reply = "Your order ships tomorrow."
+        await conn.session.commentary.append(content="Order 4411 ships tomorrow.",
+                                             delegation_id=created.delegation.id,
+                                             event_id="c_result")
+        said = await events_until(conn, "session.commentary.appended", seen)
+        assert said.client_event_id == "c_result"
+        await events_until(conn, "session.output_audio.delta", seen)
+    assert not any(e.type == "response.event" for e in seen)  # (not a Responses call)
+    tools = [t.name for t in llm.requests[0].tools]
+    assert tools == ["delegate_to_application"]
+    outputs = [m for m in llm.requests[-1].messages if m["role"] == "tool"]
+    assert outputs and "delegated" in str(outputs[0]["content"])
+    assert "4411" in " ".join(str(m["content"]) for m in llm.requests[-1].messages)
+
+
+async def test_without_an_explicit_delegation_the_model_has_no_tools(server_url: str,
+                                                                    backends: Backends) -> None:
+    seen: list[Any] = []
+    async with client(server_url).live.connect() as conn:
+        await conn.send(start_event())
+        await events_until(conn, "session.started", seen)
+        await talk(conn, utterance())
+        await events_until(conn, "session.output_audio.delta", seen)
+    llm: Any = backends.llm
+    assert not llm.requests[-1].tools

@@ -262,6 +262,9 @@ class GaCodec:
         """The GA event for the core; GA answers nothing itself."""
         return [self.decode(data)], []
 
+    def take_asks(self) -> list[dict[str, Any]]:
+        return []  # (GA asks nothing of the core on its own)
+
     def encode(self, event: ServerEvent, temperature: float) -> list[str]:
         return [event.model_dump_json()]
 
@@ -294,6 +297,9 @@ class BetaCodec:
                                                        list[dict[str, Any]]]:
         """The GA event for the core; beta answers nothing itself."""
         return [self.decode(data)], []
+
+    def take_asks(self) -> list[dict[str, Any]]:
+        return []
 
     def wire_error(self, exc: ProtocolError) -> ProtocolError:
         """``exc`` with its GA ``param`` path renamed to the beta field the client sent."""

@@ -10,13 +10,18 @@ delegation* (``delegation.responses.tools``): a call reaches the client as a
 ``response.output_item.done``; the client answers with ``response.item.create``
 (``function_call_output``) and ``response.create``.
 
-Context from the application (``session.instructions.append``, ``.thinking.append``,
-``.commentary.append``, general or for a client delegation) becomes a system item of the
-conversation; commentary is also spoken at once when the assistant is not already
-speaking (then the next answer uses it), as the reference's "context the model can
-communicate". This server's model never delegates to the client on its own (it has no
-task for the application without a tool), so a non-null ``delegation_id`` names an
-unknown delegation; work for the application is Responses delegation with function tools.
+*Client delegation*: with ``delegation: {"type": "client"}`` given in ``session.start``,
+the model has one tool, ``delegate_to_application(task)``; when it uses it the client gets
+``session.delegation.created`` (target ``client``), the model is told the application is
+on it and says so briefly (the automatic acknowledgement; its delay is not waited), and
+the application answers with ``session.commentary.append`` (spoken) or
+``.thinking.append`` (silent) naming the ``delegation_id``. Without an explicit
+``delegation`` (the default client mode) the model gets no such tool and never delegates:
+a small local model calls tools it does not need. Context from the application
+(``session.instructions.append``, ``.thinking.append``, ``.commentary.append``) becomes a
+system item of the conversation; commentary is also spoken at once when the assistant is
+not already speaking (then the next answer uses it), as the reference's "context the model
+can communicate".
 
 Not supported, refused with an ``error`` naming them: the Decisions API (``decision.*``,
 ``delegation.type: "decisions"``, ``triggers``), output audio fixtures, initial ``input``
@@ -53,6 +58,16 @@ _APPENDS = {
     "session.commentary.append": "Tell the user this, briefly and in your own words: {}",
 }
 MAX_APPEND_TOKENS = 500
+DELEGATE = "delegate_to_application"
+_DELEGATE_TOOL = {
+    "type": "function", "name": DELEGATE,
+    "description": "Hand a task you cannot do yourself (looking something up, an action on "
+                   "the user's account, anything that needs the application's data) to the "
+                   "application. It will tell you the result; until then say briefly that "
+                   "you are on it.",
+    "parameters": {"type": "object", "properties": {"task": {
+        "type": "string", "description": "What the application should do, in one sentence."}},
+        "required": ["task"]}}
 _SUPPORTED = ("session.start", "session.update", "session.input_audio.append",
               "session.input_audio.mute", "session.input_audio.unmute", *_APPENDS,
               "response.item.create", "response.create", "session.close")
@@ -96,6 +111,10 @@ class LiveCodec:
         self.announced = False  # session.started was sent
         self.resource: dict[str, Any] = {}  # the session as Live shows it
         self.responding = 0  # responses created and not yet done
+        self.client_delegation = False  # the model may delegate to the application
+        self.delegations: dict[str, str] = {}  # client delegation id -> its call id
+        self.acknowledge: set[str] = set()  # responses whose end asks for an acknowledgement
+        self.asks: list[dict[str, Any]] = []  # GA events for the core, from encode
 
     # ------------------------------------------------------------------ client → core
 
@@ -170,11 +189,13 @@ class LiveCodec:
                                 "general context).", code="missing_required_parameter",
                                 param="delegation_id")
         delegation = data["delegation_id"]
-        if delegation is not None:
+        if delegation is not None and delegation not in self.delegations:
             message = ("Non-null delegation IDs are not accepted with Responses delegation."
                        if self.delegation is not None
                        else f"Unknown client delegation '{delegation}'.")
             raise ProtocolError(message, code="invalid_value", param="delegation_id")
+        if kind != "session.instructions.append":
+            self.acknowledge.clear()  # (context from the application replaces the "on it")
         ga = [{"type": "conversation.item.create", **self._id(data), "item": {
             "type": "message", "role": "system",
             "content": [{"type": "input_text", "text": _APPENDS[kind].format(content)}]}}]
@@ -249,10 +270,13 @@ class LiveCodec:
         return {"type": "session.update", "session": ga}
 
     def _delegation(self, delegation: Any) -> dict[str, Any]:
-        if delegation is None or (isinstance(delegation, dict)
-                                  and delegation.get("type") == "client"):
+        if delegation is None:
             self.delegation = None
             return {}
+        if isinstance(delegation, dict) and delegation.get("type") == "client":
+            self.delegation = None
+            self.client_delegation = True
+            return {"tools": [_DELEGATE_TOOL], "tool_choice": "auto"}
         if not isinstance(delegation, dict) or delegation.get("type") != "responses":
             kind = delegation.get("type") if isinstance(delegation, dict) else delegation
             raise ProtocolError(f"Delegation '{kind}' is not supported by this server; "
@@ -342,11 +366,16 @@ class LiveCodec:
             return [self._event("session.output_transcript.delta", delta=data["delta"],
                                 start_ms=now, end_ms=now)]
         elif kind == "response.output_item.done" and data["item"]["type"] == "function_call":
+            if self.client_delegation and data["item"]["name"] == DELEGATE:
+                return self._delegate(data)
             return self._call(data)
         elif kind == "response.created":
             self.responding += 1
         elif kind == "response.done":
             self.responding = max(0, self.responding - 1)
+            if data["response"]["id"] in self.acknowledge:
+                self.acknowledge.discard(data["response"]["id"])
+                self.asks.append({"type": "response.create"})  # "one moment, checking"
             out = []
             delegation = self.calls.pop(data["response"]["id"], None)
             if delegation is not None:
@@ -360,6 +389,26 @@ class LiveCodec:
                                    usage={"seconds": round(self._now() / 1000, 3)}))
             return out
         return []
+
+    def _delegate(self, data: dict[str, Any]) -> list[dict[str, Any]]:
+        """The model hands a task to the application: a client delegation."""
+        item = data["item"]
+        delegation = new_id("del")
+        self.delegations[delegation] = item["call_id"]
+        self.asks.append({"type": "conversation.item.create", "item": {
+            "type": "function_call_output", "call_id": item["call_id"],
+            "output": json.dumps({"status": "delegated", "delegation_id": delegation,
+                                  "note": "The application is on it and will tell you the "
+                                          "result. Tell the user briefly you are checking."})}})
+        self.acknowledge.add(data["response_id"])
+        return [self._event("session.delegation.created", offset_ms=self._now(),
+                            delegation={"id": delegation, "target": "client",
+                                        "type": "delegation"})]
+
+    def take_asks(self) -> list[dict[str, Any]]:
+        """GA client events the dialect asks of the core on its own (after encoding)."""
+        asks, self.asks = self.asks, []
+        return asks
 
     def _call(self, data: dict[str, Any]) -> list[dict[str, Any]]:
         """A function call: a Responses delegation, and its item as a Responses event."""

@@ -237,6 +237,9 @@ class TwilioCodec:
 
     # ------------------------------------------------------------------ core → Twilio
 
+    def take_asks(self) -> list[dict[str, Any]]:
+        return []  # (its requests ride along with the next incoming message: intercept)
+
     def encode(self, event: ServerEvent, temperature: float) -> list[str]:
         if isinstance(event, DialectEvent):
             return [json.dumps(event.payload)]

@@ -242,7 +242,11 @@ class SessionDriver:
         """The frames of ``event``; an ``error`` in its place if it cannot be encoded."""
         temperature = self.core.config.temperature
         try:
-            return self.codec.encode(event, temperature)
+            frames = self.codec.encode(event, temperature)
+            asks = self.codec.take_asks()
+            if asks and self._group is not None:  # (the dialect's own requests to the core)
+                self._group.create_task(self._ask(asks))
+            return frames
         except Exception:
             log.exception("could not encode a %s event", event.type)
         error = ev.error_event({"type": "server_error", "code": None, "param": None,
@@ -253,6 +257,15 @@ class SessionDriver:
         except Exception:  # ErrorDetail makes every string safe: this is not expected
             log.exception("could not encode an error event")
             return []
+
+    async def _ask(self, events: list[dict[str, Any]]) -> None:
+        """GA client events a dialect asks of the core on its own, handled as the client's
+        would be (a refusal becomes an ``error`` event)."""
+        for data in events:
+            try:
+                await self.execute(self.core.handle(validate_event(data, None)))
+            except ProtocolError as exc:
+                self.outbox.put_nowait(ev.error_event(self.codec.wire_error(exc).to_error(None)))
 
     # ------------------------------------------------------------------- input
 
