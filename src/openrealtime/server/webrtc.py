@@ -59,6 +59,7 @@ FRAME_SAMPLES = 960  # 20 ms
 SESSION_RATE = 24_000  # the session's pcm16 audio
 MAX_INBOX = 4096  # client frames waiting for the session (data channel + microphone)
 MAX_SDP_BYTES = 64 * 1024
+MAX_PENDING = 256
 
 
 class SdpError(ValueError):
@@ -219,7 +220,8 @@ class Call:
     pc: Any
     inbox: asyncio.Queue[str | None] = field(default_factory=lambda: asyncio.Queue(MAX_INBOX))
     channel: Any = None
-    pending: list[str] = field(default_factory=list)  # server events before the channel
+    # server events before the channel opens (a call without one keeps only the latest)
+    pending: deque[str] = field(default_factory=lambda: deque(maxlen=MAX_PENDING))
     sidebands: set[Callable[[str], Awaitable[None]]] = field(default_factory=set)
     audio: OutboundAudio | None = None
     task: asyncio.Task[None] | None = None
