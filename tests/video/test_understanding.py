@@ -101,7 +101,8 @@ def test_spoken_keywords_have_their_times(understanding_brief: Analyzed) -> None
     words = [w for s in understanding_brief.brief["transcript"]["segments"] for w in s["words"]]
     for speech in understanding_brief.fixture.speech:
         starts = [w["start_s"] for w in words
-                  if stem(w["word"].strip(".,!?").lower())[:5] == stem(speech.keyword)[:5]]
+                  if stem(w["word"].strip(".,!?").lower().replace("'s", "s"))[:5]
+                  == stem(speech.keyword)[:5]]
         assert any(abs(t - speech.start_s) <= 0.7 for t in starts), (speech, starts)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from . import summary
 from .event import build_events
+from .fusion import reconcile
 from .media import Decoder
 from .pipeline import PassResult, Stopwatch, StreamingPass
 from .report import write_reports
@@ -39,6 +40,7 @@ class AnalyzeOptions:
     chunk_s: float = 30.0
     keyframe_every_s: float = 20.0
     progress: bool = True
+    fuse_screen_text: bool = True  # on-screen text primes and corrects the transcript
     warnings: list[str] = field(default_factory=list)
 
 
@@ -57,8 +59,8 @@ def analyze(path: str | Path, outdir: str | Path, options: AnalyzeOptions | None
     clock = Stopwatch()
     measured = StreamingPass(decoder, outdir, chunk_s=opts.chunk_s,
                              keyframe_every_s=opts.keyframe_every_s, progress=opts.progress,
-                             clock=clock).run()
-    brief = _measured_brief(decoder, measured)
+                             clock=clock, prime=opts.fuse_screen_text).run()
+    brief = _measured_brief(decoder, measured, fuse=opts.fuse_screen_text)
     brief["processing"] = {"llm": None, "vlm": None, "timings_s": {},
                            "warnings": [*measured.warnings, *opts.warnings]}
     with clock.stage("captions"):
@@ -75,7 +77,7 @@ def analyze(path: str | Path, outdir: str | Path, options: AnalyzeOptions | None
     return brief
 
 
-def _measured_brief(decoder: Decoder, m: PassResult) -> dict[str, Any]:
+def _measured_brief(decoder: Decoder, m: PassResult, *, fuse: bool = True) -> dict[str, Any]:
     info, duration = decoder.info, m.duration_s
     starts = [0.0] + [b.time_s for b in m.boundaries] if info.has_video and duration else []
     kinds = ["start"] + [b.kind for b in m.boundaries]
@@ -95,6 +97,8 @@ def _measured_brief(decoder: Decoder, m: PassResult) -> dict[str, Any]:
     segments = [{"start_s": s.start_s, "end_s": s.end_s, "text": s.text,
                  "words": [{"word": w.word, "start_s": w.start_s, "end_s": w.end_s}
                            for w in s.words]} for s in m.segments]
+    if fuse:  # spoken words close to on-screen ones of their shot take the screen's spelling
+        reconcile({"shots": shots, "ocr": ocr, "transcript": {"segments": segments}})
     return {"schema_version": SCHEMA_VERSION,
             "source": {"path": str(decoder.path), "width": info.width, "height": info.height,
                        "fps": round(info.fps, 3), "has_video": info.has_video,

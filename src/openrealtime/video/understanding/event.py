@@ -24,6 +24,12 @@ def words_evidence(segment_index: int, segment: dict[str, Any]) -> dict[str, Any
             "word_end": len(segment["words"])}
 
 
+def screen_evidence(segment: dict[str, Any]) -> list[dict[str, Any]]:
+    """The on-screen text a segment's words were checked against (its ``fused`` list)."""
+    ocr = dict.fromkeys(f["ocr_index"] for f in segment.get("fused", []))
+    return [{"source": "ocr", "ocr_index": k} for k in ocr]
+
+
 def build_events(brief: dict[str, Any], chapter_points: list[dict[str, Any]]
                  ) -> list[dict[str, Any]]:
     """All events of ``brief`` sorted by start time (chapters first at equal times).
@@ -36,7 +42,8 @@ def build_events(brief: dict[str, Any], chapter_points: list[dict[str, Any]]
         events.append(_event(shot, "shot", f"Shot {shot['index'] + 1} {how}",
                              shot_evidence(brief, shot["index"])))
     for i, seg in enumerate(brief["transcript"]["segments"]):
-        events.append(_event(seg, "speech", seg["text"], [words_evidence(i, seg)]))
+        events.append(_event(seg, "speech", seg["text"],
+                             [words_evidence(i, seg), *screen_evidence(seg)]))
     for i, item in enumerate(brief["ocr"]):
         events.append(_event(item, "text", f'On screen: "{item["text"]}"',
                              [{"source": "ocr", "ocr_index": i},

@@ -21,13 +21,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .fusion import screen_words
 from .media import AUDIO_RATE, Decoder
 from .ocr import RegionWatch, TextReader, TextTrack
 from .shot import MIN_SHOT_S, Boundary, ShotFeatures, detect
-from .speech import Segment, SpeechReader, quiet_cut
+from .speech import Segment, SpeechReader, quiet_cut, quiet_near
 
 LOOKAHEAD_S = 4.0
 SETTLE_S = 1.0  # first keyframe this long after a shot starts: transitions have settled
+SPLIT_SEARCH_S = 1.0  # audio is split for per-shot prompts this close to a shot boundary
 
 
 @dataclass(slots=True)
@@ -78,6 +80,7 @@ class StreamingPass:
     watch: RegionWatch = field(default_factory=RegionWatch)
     segments: list[Segment] = field(default_factory=list)
     last_video_s: float = -1.0
+    prime: bool = True  # on-screen text of a shot primes the transcription of its speech
 
     def run(self) -> PassResult:
         from tqdm import tqdm
@@ -204,5 +207,31 @@ class StreamingPass:
             hi = int((b - start_s) * AUDIO_RATE)
             cut = quiet_cut(buf, hi - 5 * AUDIO_RATE, hi)
         if cut > 0:
-            self.segments += self.speech.transcribe(buf[:cut], start_s)
+            for lo, hi, screen in self._pieces(start_s, buf, cut):
+                self.segments += self.speech.transcribe(buf[lo:hi], start_s + lo / AUDIO_RATE,
+                                                        screen if self.prime else None)
         self.decoder.consume_audio(cut)
+
+    def _pieces(self, start_s: float, buf: npt.NDArray[np.float32], cut: int
+                ) -> list[tuple[int, int, str]]:
+        """``buf[:cut]`` split at each shot boundary, each piece with its shot's on-screen
+        text (the Whisper prompt). A split moves to the quietest moment within
+        ``SPLIT_SEARCH_S`` of the boundary so no word is cut; neighbouring pieces with the
+        same text (none, typically) stay one piece: one Whisper call, as before."""
+        end_s = start_s + cut / AUDIO_RATE
+        reach = int(SPLIT_SEARCH_S * AUDIO_RATE)
+        edges = [0]
+        for boundary in self.boundaries:
+            if start_s < boundary.time_s < end_s:
+                at = int((boundary.time_s - start_s) * AUDIO_RATE)
+                edges.append(min(max(quiet_near(buf, at, reach, cut), edges[-1]), cut))
+        edges.append(cut)
+        first = self.shot_at(start_s)
+        pieces: list[tuple[int, int, str]] = []
+        for k in range(len(edges) - 1):
+            screen = screen_words(self.text, first + k) if self.prime else ""
+            if pieces and pieces[-1][2] == screen:
+                pieces[-1] = (pieces[-1][0], edges[k + 1], screen)
+            else:
+                pieces.append((edges[k], edges[k + 1], screen))
+        return [p for p in pieces if p[1] > p[0]]

@@ -39,6 +39,13 @@ EVIDENCE = {"oneOf": [
 ]}
 _EVIDENCE_LIST = {"type": "array", "items": EVIDENCE, "minItems": 1}
 _WORD = _obj({"word": {"type": "string"}, "start_s": _TIME, "end_s": _TIME})
+_FUSED = {"type": "array", "description": "Spoken words checked against on-screen text of "
+          "the same shot: words[word_index] is the on-screen spelling (`shown`, from "
+          "ocr[ocr_index]) of what Whisper wrote (`heard`); heard == shown when both agreed.",
+          "items": _obj({"word_index": _INDEX, "heard": {"type": "string"},
+                         "shown": {"type": "string"}, "ocr_index": _INDEX,
+                         "score": {"type": "number", "minimum": 0, "maximum": 1},
+                         "source": {"const": "screen+speech"}})}
 _KEYFRAME = _obj({"time_s": _TIME, "path": {"type": "string"}},
                  description="An image under OUTDIR (relative path).")
 
@@ -65,7 +72,7 @@ SCHEMA: dict[str, Any] = {
             "language": {"type": ["string", "null"]},
             "segments": {"type": "array", "items": _obj({
                 "start_s": _TIME, "end_s": _TIME, "text": {"type": "string"},
-                "words": {"type": "array", "items": _WORD}})}}),
+                "words": {"type": "array", "items": _WORD}}, optional={"fused": _FUSED})}}),
         "ocr": {"type": "array", "description": "On-screen text, one item per text per shot "
                 "(sightings in successive frames merged).", "items": _obj({
                     "start_s": _TIME, "end_s": _TIME, "text": {"type": "string"},

@@ -16,7 +16,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from .event import shot_evidence, words_evidence
+from .event import screen_evidence, shot_evidence, words_evidence
 
 MIN_CHAPTER_S = 10.0  # YouTube's minimum chapter length
 MAX_CHAPTERS = 12
@@ -76,7 +76,7 @@ def extractive_point(brief: dict[str, Any], chapter: dict[str, Any], sources: di
     if sources["segments"]:
         i, seg = max(sources["segments"], key=lambda p: len(p[1]["words"]))
         return {"text": seg["text"], "start_s": seg["start_s"],
-                "evidence": [words_evidence(i, seg)]}
+                "evidence": [words_evidence(i, seg), *screen_evidence(seg)]}
     if sources["ocr"]:
         text = "; ".join(dict.fromkeys(o["text"] for _, o in sources["ocr"]))
         return {"text": f"On screen: {text}", "start_s": sources["ocr"][0][1]["start_s"],
