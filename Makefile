@@ -66,6 +66,7 @@ bench: setup
 	$(PY) bench/concurrency.py --sessions 2,4 --turns 5 --remote
 	$(PY) bench/transports.py --rounds 2
 	$(PY) bench/wer.py
+	$(PY) bench/llm_sweep.py --open
 	$(PY) bench/video_understanding.py
 	$(PY) bench/video_generation.py
 

@@ -20,9 +20,11 @@ from .validation import to_protocol_error
 
 VOICES = ["alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"]
 # Two worked examples show a small model the shape of a spoken answer: with them the
-# bundled SmolLM2-135M answers about two thirds of bench/llm_sweep.py's simple questions
-# right, against about a third with the one-line instruction used before (the README's
-# "The embedded LLM" has the table). A client replaces the whole string as ever.
+# bundled SmolLM2-135M answers 62% of bench/llm_sweep.py's simple spoken questions right,
+# against 50% with the one-line instruction used before ("You are a helpful, friendly
+# voice assistant. Answer briefly, in one or two short sentences, in plain spoken
+# language."), both at the local model's sampling (backends/local/llama.py); the README's
+# "The embedded LLM" has the table. A client replaces the whole string, as ever.
 DEFAULT_INSTRUCTIONS = (
     "You are a helpful voice assistant. Answer the question in one short sentence.\n\n"
     "Examples:\n"

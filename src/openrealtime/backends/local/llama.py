@@ -96,15 +96,15 @@ class Sampling:
 PLAIN_SAMPLING = Sampling()
 # The bundled SmolLM2-135M: the request's temperature scaled by 1/8 (the session's 0.8
 # becomes 0.1; GA clients' 0.6-1.2 becomes 0.075-0.15, so the knob still turns), and a
-# mild repeat penalty. Measured by ``bench/llm_sweep.py`` (49 simple spoken questions x 3
-# seeds, session temperature 0.8; the README has the table): at the temperature as given
-# the model wanders off ("La France, la femme de l'Etranger..."), and scaling it down
-# gained 10-20 points with every prompt tried (1/8 and greedy best, alike; 1/8 keeps the
-# knob and the seeds). A low temperature makes open-ended answers loop more, though
-# (10 stories, lists, poems x 3 seeds, loops caught by runtime.guard: 5/30 at 0.8, 7/30
-# at 0.1, 9/30 greedy); a repeat penalty of 1.1 took that to 0/30 at every scale tried
+# mild repeat penalty. Measured by ``bench/llm_sweep.py --open`` (49 simple spoken
+# questions x 3 seeds at session temperature 0.8, % right; the README has the table): at
+# the temperature as given the model wanders off ("La France, la femme de l'Etranger..."):
+# 47% with the default prompt, 59% scaled by 1/4, 65% by 1/8, 67% greedy (1/8 keeps the
+# knob and the seeds). But a low temperature makes open-ended answers loop (10 stories,
+# lists, poems x 3 seeds, loops ended by runtime.guard): 1/30 as given, 5/30 at 1/4,
+# 8/30 at 1/8, 12/30 greedy. A repeat penalty of 1.1 on top of 1/8: 0/30 loops, 62% right
 # (an earlier measurement at 0.8: 1.0 -> 5 loops, 1.1 -> 0, 1.2 -> 0, 1.3 -> 2 and
-# incoherent text) at no cost per token (13.5-14.5 ms either way, 150-token answers).
+# incoherent text), and no cost per token (13.5-14.5 ms either way, 150-token answers).
 TINY_SAMPLING = Sampling(temperature_scale=0.125, repeat_penalty=1.1)
 
 
