@@ -90,8 +90,12 @@ async def test_interruption_over_the_echo_cancels_the_answer(local_backends: Bac
     after = [t for t in result.started if t >= result.onset - 0.05]
     assert after and after[0] - result.onset < 1.0  # detected over the echo
     assert len(result.started) == 2  # the question, then the interruption: nothing else
-    done = result.of_type("response.done")
-    assert done[0]["response"]["status"] == "cancelled"
+    # The answer is cancelled if it was still being made when the user spoke; the bundled
+    # model (sampling at temperature / 8) may have written its whole list by then, and a
+    # finished response is not cancelled (the reference's rule: the client truncates).
+    done_at, done = next((t, e) for t, e in result.events if e["type"] == "response.done")
+    status = done["response"]["status"]
+    assert status == "cancelled" or (status == "completed" and done_at < after[0]), status
 
 
 LONG_REPLY = ("Here are five tips for sleeping better. First, go to bed at the same time "
