@@ -37,7 +37,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote
 
 import numpy as np
 
@@ -330,14 +330,8 @@ class WebRTCCalls:
         refusal = self.server._draining_refusal() or self.server.guard.admit(client)
         if refusal is not None:
             return _rest_error(refusal.error(), refusal.status)
-        return await self._admitted(request, secret, beta, client)
-
-    async def _admitted(self, request: Request, secret: Any, beta: bool,
-                        client: str) -> Response:
-        """The rest of :meth:`_answer` once a session place is taken for ``client``
-        (given back when the call ends, or here if no call starts)."""
         opened = False
-        try:
+        try:  # (the place is given back when the call ends, or here if none starts)
             response = await self._offer(request, secret, beta, client)
             opened = response.status_code == 201
             return response
@@ -357,11 +351,6 @@ class WebRTCCalls:
         try:
             body = await read_body(request, MAX_SDP_BYTES * 4,
                                    self.server.settings.body_timeout_s)
-        except (BodyTooLarge, TimeoutError):
-            return _rest_error({"type": "invalid_request_error", "code": "invalid_sdp",
-                                "message": "The SDP offer is too large or too slow.",
-                                "param": None}, 400)
-        try:
             offer, session = await _parse_offer(request, body)
             config = (sec.session_for_connection(secret) if secret is not None
                       else RealtimeSession(model=request.query_params.get("model")
@@ -372,13 +361,13 @@ class WebRTCCalls:
                                         "ephemeral secret: the secret carries it.",
                                         code="invalid_request_error", param="session")
                 config, _, _ = sec.parse_client_secret_request({"session": session})
+            call, answer = await self._open(offer, config, beta, client)
         except ProtocolError as exc:
             return _rest_error(exc.to_error(None), 400)
-        except SdpError as exc:
+        except (BodyTooLarge, TimeoutError):
             return _rest_error({"type": "invalid_request_error", "code": "invalid_sdp",
-                                "message": str(exc), "param": "sdp"}, 400)
-        try:
-            call, answer = await self._open(offer, config, beta, client)
+                                "message": "The SDP offer is too large or too slow.",
+                                "param": None}, 400)
         except SdpError as exc:
             return _rest_error({"type": "invalid_request_error", "code": "invalid_sdp",
                                 "message": str(exc), "param": "sdp"}, 400)
@@ -591,7 +580,3 @@ async def _parse_offer(request: Request, body: bytes) -> tuple[str, Any]:
         raise SdpError("The SDP offer is too large.")
     return sdp, session
 
-
-def call_path_id(url: str) -> str:
-    """The call id of a ``Location`` (``/v1/realtime/calls/rtc_…``)."""
-    return urlparse(url).path.rstrip("/").rsplit("/", 1)[-1]
