@@ -15,8 +15,9 @@ Parts (``--parts``):
            flight to … Paris next Friday"): turns cut at the pause, per mode;
   echo     5 long answers whose audio is fed back into the microphone (120 ms later,
            -12 dB, room noise at -55 dBFS): speech_started during playback (false
-           barge-ins); then interruptions spoken over that echo: onset of the
-           interruption → speech_started.
+           barge-ins); then 10 interruptions spoken over that echo, 0.6-2.4 s into
+           the answer's audio (the first second is the hard part: the echo path is
+           still being learnt): onset of the interruption → speech_started.
 
 The server runs as ``openrealtime serve`` in a subprocess of the tree under test;
 ``--compare PATH`` runs the same client against another tree's ``src`` too (the
@@ -223,7 +224,7 @@ async def echo(url: str) -> dict[str, Any]:
         words = trim(espeak(INTERRUPTIONS[index % len(INTERRUPTIONS)], VOICES[(index + 1) % 4]))
         turn = await call(url, mic, session(SERVER, LIST_INSTRUCTIONS),
                           echo_gain=10 ** (-12 / 20),
-                          interruption=(1.5 + 0.25 * (index % 5), words))
+                          interruption=(0.6 + 0.45 * (index % 5), words))
         after = [t for t in turn.started if turn.onset is not None and t >= turn.onset - 0.05]
         if turn.onset is None or not after:
             missed += 1

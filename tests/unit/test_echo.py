@@ -121,6 +121,19 @@ def test_path_finds_delay_and_gain_of_an_echo() -> None:
     assert np.isfinite(late).any() and (late[np.isfinite(late)] < GATE_DB).mean() > 0.95
 
 
+def test_a_clear_echo_is_learnt_from_the_first_half_second() -> None:
+    """A user may interrupt the first reply after a second: by then a clear echo must be
+    known (its delay and gain), not merely bounded by the loudest the reply has been."""
+    far = _bursts(4 * RATE, seed=4)
+    delay = 1920  # 120 ms
+    mic = np.concatenate([np.zeros(delay, np.float32), far[:-delay] * 10 ** (-12 / 20)])
+    mic += _noise(len(mic), 10 ** (-55 / 20), seed=5)
+    path = EchoPath()
+    _push_all(path, mic[:RATE // 2 + delay], far[:RATE // 2 + delay])
+    assert path.state == "present"
+    assert 8 <= path.delay_frames <= 12
+
+
 def test_path_is_found_after_the_users_question() -> None:
     """A session's first reply follows the user's question: seconds of loud microphone
     while the far end is silent must not make the echo read as absent."""

@@ -20,10 +20,12 @@ espeak-ng interruptions, D 0-400 ms, reverb, loud/noisy/distorted echo):
 
 Together: 2 of 180 echo-only answers with a false start (both after a sudden 60 ms
 delay change; none in the first second), barge-ins detected in 112 ms (p50) / 198 ms
-(p95) against 61 / 148 ms without any echo. Until the path is known (the first
-0.5-2 s of the first reply of a stream) the gate assumes an echo 10 dB under the
-reply (:data:`UNKNOWN_GAIN_DB`), and AEC3, not yet converged, mutes much of a
-barge-in: ``bench/echo_gate.py`` hears 34 of 48 barge-ins (without echo) in that time.
+(p95) against 61 / 148 ms without any echo. Until the path is known the gate assumes
+an echo 10 dB under the loudest the reply has been (:data:`UNKNOWN_GAIN_DB`), and
+AEC3, not yet converged, mutes much of a barge-in: ``bench/echo_gate.py`` hears 34 of
+48 barge-ins (without echo) in that time. A clear echo is known after a quarter second
+of audible reply (correlation >= 0.75 over 25 frames; otherwise after half a second),
+so an interruption 0.7 s into a first answer meets the echo predicted where it is.
 ~15 ms of CPU per second of audio. livekit is imported lazily (native code).
 """
 
@@ -64,7 +66,9 @@ class EchoPath:
     end is first spread by a tail decaying ``decay_db_per_frame`` (room reverberation).
     A correlation of at least ``min_corr`` over enough far-end activity means an echo
     (``state = "present"``): its gain is the 90th percentile of mic - far at that delay,
-    so the prediction errs loud. Below ``drop_corr`` there is none (``"absent"``).
+    so the prediction errs loud. A first path needs only half that far-end activity
+    if the correlation reaches ``quick_corr``. Below ``drop_corr`` (with full
+    activity) there is none (``"absent"``).
     Until then (``"unknown"``) any delay and a gain of ``unknown_gain_db`` are assumed.
     The state outlives the reply: the next one starts with the same path.
     """
@@ -73,7 +77,7 @@ class EchoPath:
                  tail_frames: int = 30, decay_db_per_frame: float = 1.5,
                  update_every: int = 10, min_corr: float = 0.6, drop_corr: float = 0.4,
                  min_active_frames: int = 50, unknown_gain_db: float = UNKNOWN_GAIN_DB,
-                 recent_frames: int = 100) -> None:
+                 recent_frames: int = 100, quick_corr: float = 0.75) -> None:
         self.max_delay, self.history, self.tail = max_delay_frames, history_frames, tail_frames
         self.size = history_frames + max_delay_frames + tail_frames
         # ring of 2*size so that the last `size` frames are always one contiguous view
@@ -83,6 +87,7 @@ class EchoPath:
         self._frames = 0
         self._decay = np.arange(tail_frames, -1, -1) * decay_db_per_frame  # oldest first
         self.update_every, self.min_corr, self.drop_corr = update_every, min_corr, drop_corr
+        self.quick_corr = quick_corr
         self.min_active = min_active_frames
         self.unknown_gain_db = unknown_gain_db
         self.state: Literal["unknown", "present", "absent"] = "unknown"
@@ -142,13 +147,19 @@ class EchoPath:
         # path: the user's question before the reply (loud microphone, silent far end)
         # would otherwise drown the correlation and the path would read as "absent".
         reach = rows.max(axis=0) > peak - 25.0
-        if reach.sum() < self.min_active:
+        if reach.sum() < self.min_active // 2:
             return
         corr = _correlation(x[reach], rows[:, reach])
         delay = int(np.argmax(corr))
         self.corr = float(corr[delay])
         active = rows[delay] > peak - 25.0
-        if active.sum() < self.min_active:
+        # Half the far end usually needed will do for a first path if it matches very
+        # well: a barge-in in the first second of the first reply then meets the echo
+        # predicted where it is, not the loudest the reply has been.
+        enough = active.sum() >= self.min_active or (
+            self.state == "unknown" and active.sum() >= self.min_active // 2
+            and self.corr >= self.quick_corr)
+        if not enough:
             return
         gain_db = float(np.percentile(x[active] - rows[delay][active], 90))
         # A peak at the edge of the search or an echo far louder than the reply is a
