@@ -130,3 +130,15 @@ def test_fusion_can_be_turned_off(tmp_path: Path,
     brief = analyze(demo.path, tmp_path, AnalyzeOptions(use_llm=False, progress=False,
                                                         fuse_screen_text=False))
     assert not any("fused" in s for s in brief["transcript"]["segments"])
+
+
+def test_only_shots_misheard_beyond_correction_are_primed() -> None:
+    from openrealtime.video.understanding.fusion import needs_priming
+
+    # "norm X" looks like Zorvex but reconcile() cannot correct it: transcribe again primed
+    assert needs_priming("Feature well is called norm X.".split(), "FEATURE 1 , ZORVEX")
+    # close enough for reconcile(), said right, or not said at all: one unprimed call is enough
+    assert not needs_priming("Feature 5 is called Taslin.".split(), "FEATURE 5 , TAZLIN")
+    assert not needs_priming("Feature 5 is called Tazlin.".split(), "Feature 5, Tazlin")
+    assert not needs_priming("Apples are my favorite fruit.".split(), "Alpha")
+    assert not needs_priming("Open the features".split(), "Feature")

@@ -51,8 +51,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
                         help="refuse to start remote jobs estimated above this (default 5)")
     remote.add_argument("--provider-timeout", type=float, default=900.0, metavar="S")
     enc = p.add_argument_group("encoding")
-    enc.add_argument("--preset", default="superfast",
-                     help="x264 preset: superfast (default) meets 2x real time on 2 cores; veryfast makes files 3x smaller")
+    enc.add_argument("--preset", default="quick",
+                     help="quick (default: x264 ultrafast with CABAC, B-frames and deblocking, "
+                     "2x real time on 2 cores) or an x264 preset: veryfast makes files 3x "
+                     "smaller, slower")
     enc.add_argument("--crf", type=int, default=21)
     enc.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_run)

@@ -5,6 +5,12 @@ inside FFmpeg); a bounded queue keeps memory flat. Frames are converted to I420 
 (BT.601, limited range, which the stream's colour tags say), several times faster than
 swscale from RGB. Audio is interleaved with video as frames go out, so the file plays
 and seeks well. x264 runs with a fixed thread count: its output is then reproducible.
+
+The default preset, ``quick``, is x264's ``ultrafast`` with CABAC, three B-frames and the
+deblocking filter put back: on the bench short (bench/video_generation.py, photos with
+fine texture) it took 2/3 of ``superfast``'s encoder CPU time for a file no larger
+(24.6 against 26.2 kB a frame) at PSNR 44.1 against 45.7 dB. Any other name is passed to
+x264 as its own preset.
 """
 
 from __future__ import annotations
@@ -21,6 +27,9 @@ from .error import GenerationError
 AUDIO_RATE = 48_000
 _AAC_FRAME = 1024
 _DONE = object()
+QUICK = "quick"
+_PRESETS = {QUICK: ("ultrafast", "cabac=1:bframes=3:b-adapt=0:deblock=1")}
+_COLOUR = "colorprim=smpte170m:transfer=smpte170m:colormatrix=smpte170m:range=tv"
 
 
 class Mp4Writer:
@@ -34,7 +43,7 @@ class Mp4Writer:
         fps: int,
         audio: npt.NDArray[np.float32],
         *,
-        preset: str = "superfast",
+        preset: str = QUICK,
         crf: int = 21,
     ) -> None:
         import av
@@ -48,9 +57,10 @@ class Mp4Writer:
             raise GenerationError(f"cannot write {path}: {exc}") from None
         video = self.container.add_stream("libx264", rate=fps)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        x264_preset, tuning = _PRESETS.get(preset, (preset, ""))
         video.options = {
-            "preset": preset, "crf": str(crf), "threads": "2",
-            "x264-params": "colorprim=smpte170m:transfer=smpte170m:colormatrix=smpte170m:range=tv",
+            "preset": x264_preset, "crf": str(crf), "threads": "2",
+            "x264-params": _COLOUR + (":" + tuning if tuning else ""),
         }
         sound = self.container.add_stream("aac", rate=AUDIO_RATE, layout="mono")
         sound.bit_rate = 128_000

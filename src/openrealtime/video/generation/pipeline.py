@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,7 +76,13 @@ def generate(request: GenerateRequest, log: Callable[[str], None] | None = None)
     plan = make_plan(request, log)
     check_inputs(plan)
     log(f"plan: {len(plan.scenes)} scenes, {plan.width}x{plan.height}, narration {plan.narration.mode}")
+    # the loudness meter's import (SciPy, most of a second) overlaps the narration
+    threading.Thread(target=_warm_imports, name="video-imports", daemon=True).start()
+    started = time.perf_counter()
     timeline = build_timeline(plan, request.tts)
+    if plan.narration.mode == "tts":
+        log(f"narration: {len(timeline.cues)} sentences, {timeline.duration_s:.1f} s of video "
+            f"({time.perf_counter() - started:.1f} s)")
     plan_path = sidecar(output, ".plan.json")
     plan.save(plan_path)
     result = GenerateResult(plan=plan, plan_path=plan_path)
@@ -89,12 +97,24 @@ def generate(request: GenerateRequest, log: Callable[[str], None] | None = None)
     stats = render(plan, timeline, cues, audio, output, clips=clips, settings=request.render)
     srt_path = sidecar(output, ".srt")
     write_srt(srt_path, cues, captioner)
+    if request.render.progress:
+        log(f"rendered {stats.frames} frames ({time.perf_counter() - started:.1f} s so far); "
+            "checking the file")
     report = self_check(output, plan, cues, stats, silent=not speech_present and not plan.music)
     report["notes"] = notes
     report_path = sidecar(output, ".report.json")
     report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     result.video_path, result.srt_path, result.report_path, result.report = output, srt_path, report_path, report
     return result
+
+
+def _warm_imports() -> None:
+    import importlib
+
+    try:
+        importlib.import_module("pyloudnorm")
+    except ImportError:  # reported where it is used
+        pass
 
 
 def make_plan(request: GenerateRequest, log: Callable[[str], None]) -> Plan:

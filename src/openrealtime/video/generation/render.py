@@ -8,7 +8,6 @@ the whole video again.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .caption import Captioner
-from .encoder import Mp4Writer
+from .encoder import QUICK, Mp4Writer
 from .layer import Layer
 from .narration import Cue, Timeline
 from .plan import Plan
@@ -36,7 +35,7 @@ class FrameStats:
 
 @dataclass(slots=True)
 class RenderSettings:
-    preset: str = "superfast"
+    preset: str = QUICK
     crf: int = 21
     progress: bool = True
     # Called after each frame with (frames done, frames in all): job progress.
@@ -54,7 +53,7 @@ def render(
     settings: RenderSettings | None = None,
 ) -> FrameStats:
     """Render every frame of ``plan`` into ``output``; returns what the frames looked like."""
-    from tqdm import tqdm
+    from ..progress import progress
 
     settings = settings or RenderSettings()
     captioner = Captioner(plan.captions, plan.width, plan.height, plan.font)
@@ -63,8 +62,7 @@ def render(
     compositor = _Compositor(plan, timeline, cues, captioner, clips or {})
     stats = FrameStats()
     previous: np.ndarray | None = None
-    bar = tqdm(total=timeline.total_frames, unit="frame", desc="render", file=sys.stderr,
-               disable=not settings.progress, leave=False)
+    bar = progress(timeline.total_frames, "render", "frames", enabled=settings.progress)
     try:
         for f in range(timeline.total_frames):
             frame = compositor.frame(f)

@@ -46,6 +46,41 @@ def screen_words(track: TextTrack, shot_index: int) -> str:
     return " ".join(_prompt_word(w) for w in words[:MAX_PROMPT_WORDS]).replace(" ,", ",")
 
 
+LOOSE_SPELLING = 0.5  # letters similarity of a mishearing too far off for reconcile()
+_WORD = r"[^\W\d_]+(?:['\u2019][^\W\d_]+)?"
+
+
+def needs_priming(heard: list[str], screen: str) -> bool:
+    """Whether speech transcribed as ``heard`` (its words, in order) should be transcribed
+    again primed with ``screen``, its shot's on-screen text.
+
+    Priming costs a Whisper window per shot, so the pass first transcribes unprimed and
+    primes only a shot where an on-screen word was heard as something that looks like it
+    (letters >= :data:`LOOSE_SPELLING`) but that :func:`reconcile` cannot correct: "norm
+    X" for "Zorvex". A word heard right, or close enough for :func:`matches`, is fixed by
+    :func:`reconcile` afterwards; a word that was not said at all needs nothing."""
+    shown = [w for w in re.findall(_WORD, screen) if len(w) >= MIN_SHOWN and w.lower() not in STOP]
+    phrases = []
+    for i in range(len(heard)):
+        for j in range(i + 1, min(i + MAX_PHRASE, len(heard)) + 1):
+            part = heard[i:j]
+            if any(norm(p) in STOP or any(c.isdigit() for c in p) or not norm(p) for p in part):
+                break
+            phrases.append(norm("".join(part)))
+    for word in shown:
+        b = norm(word)
+        if any(matches(a, word) > 0 or _inflection(a, b) for a in phrases):
+            continue
+        if any(similarity(a, b)[0] >= LOOSE_SPELLING for a in phrases):
+            return True
+    return False
+
+
+def _inflection(a: str, b: str) -> bool:
+    short, long_ = sorted((a, b), key=len)
+    return long_.startswith(short) and long_[len(short):] in SUFFIXES
+
+
 def _prompt_word(word: str) -> str:
     """Whisper copies the prompt's style: a caption in capitals ("FEATURE3") would come
     back in capitals, glued to its number. Long all-capital words are written as names

@@ -160,8 +160,41 @@ class Decoder:
 
 
 def _small(frame: Any) -> npt.NDArray[np.uint8]:
+    if frame.format.name in _PLANAR_420:
+        return _small_420(frame)
     w, h = SMALL_SIZE
     return frame.to_ndarray(format="rgb24", width=w, height=h)  # type: ignore[no-any-return]
+
+
+_PLANAR_420 = ("yuv420p", "yuvj420p")
+_JPEG_RANGE = 2  # AVCOL_RANGE_JPEG: full-range YUV
+
+
+def _small_420(frame: Any) -> npt.NDArray[np.uint8]:
+    """The tiny RGB copy of an 8-bit 4:2:0 frame: each plane area-averaged straight from
+    FFmpeg's buffers, then BT.601 to RGB on 64x36 pixels. Three times cheaper than asking
+    swscale for RGB at that size (most frames of a video go through here)."""
+    import cv2
+
+    w, h = frame.width, frame.height
+    planes = []
+    for k, (pw, ph) in enumerate(((w, h), ((w + 1) // 2, (h + 1) // 2),
+                                 ((w + 1) // 2, (h + 1) // 2))):
+        plane = frame.planes[k]
+        pixels = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:ph, :pw]
+        planes.append(cv2.resize(pixels, SMALL_SIZE, interpolation=cv2.INTER_AREA)
+                      .astype(np.float32))
+    y, u, v = planes[0], planes[1] - 128.0, planes[2] - 128.0
+    if frame.format.name == "yuvj420p" or getattr(frame, "color_range", 0) == _JPEG_RANGE:
+        gain, y0 = 1.0, 0.0
+        cr, cgu, cgv, cb = 1.402, 0.344136, 0.714136, 1.772
+    else:  # limited range (16..235): nearly every video
+        gain, y0 = 255 / 219, 16.0
+        cr, cgu, cgv, cb = 1.596027, 0.391762, 0.812968, 2.017232
+    luma = gain * (y - y0) + 0.5
+    rgb = np.stack([luma + cr * v, luma - cgu * u - cgv * v, luma + cb * u], axis=-1)
+    out: npt.NDArray[np.uint8] = np.clip(rgb, 0, 255).astype(np.uint8)
+    return out
 
 
 def _reason(exc: BaseException) -> str:

@@ -10,7 +10,6 @@ video are a few hundred bytes a frame.
 from __future__ import annotations
 
 import bisect
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,11 +20,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .fusion import screen_words
+from .fusion import needs_priming, screen_words
 from .media import AUDIO_RATE, Decoder
 from .ocr import RegionWatch, TextReader, TextTrack
 from .shot import MIN_SHOT_S, Boundary, ShotFeatures, detect
-from .speech import Segment, SpeechReader, quiet_cut, quiet_near
+from .speech import Segment, SpeechReader, Word, quiet_cut, quiet_near
 
 LOOKAHEAD_S = 4.0
 SETTLE_S = 1.0  # first keyframe this long after a shot starts: transitions have settled
@@ -81,14 +80,14 @@ class StreamingPass:
     segments: list[Segment] = field(default_factory=list)
     last_video_s: float = -1.0
     prime: bool = True  # on-screen text of a shot primes the transcription of its speech
+    primed: int = 0  # shots transcribed again with their on-screen text as the prompt
 
     def run(self) -> PassResult:
-        from tqdm import tqdm
+        from ..progress import progress
 
         total = round(self.decoder.info.duration_s, 1) or None
-        bar = tqdm(total=total, unit="s", desc="analyze", file=sys.stderr,
-                   disable=not self.progress, leave=False,
-                   bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s "
+        bar = progress(total, "analyze", "s", enabled=self.progress,
+                       bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s "
                               "[{elapsed}<{remaining}]" if total else None)
         start, end, shown = 0.0, self.chunk_s, 0.0
         items = self.decoder.items()
@@ -207,9 +206,20 @@ class StreamingPass:
             hi = int((b - start_s) * AUDIO_RATE)
             cut = quiet_cut(buf, hi - 5 * AUDIO_RATE, hi)
         if cut > 0:
-            for lo, hi, screen in self._pieces(start_s, buf, cut):
-                self.segments += self.speech.transcribe(buf[lo:hi], start_s + lo / AUDIO_RATE,
-                                                        screen if self.prime else None)
+            # One unprimed Whisper call for the chunk (its voice filter packs the speech
+            # into as few 30 s windows as it fills), then a primed call only for a shot
+            # whose on-screen text was misheard beyond what reconcile() corrects.
+            # An answer Whisper doubted (sampled at a higher temperature: it varies from
+            # run to run) is not trusted: every shot with on-screen text is primed then.
+            heard = self.speech.transcribe(buf[:cut], start_s)
+            unsure = bool(heard) and self.speech.doubtful
+            for lo, hi, screen in self._pieces(start_s, buf, cut) if self.prime else []:
+                a, b = start_s + lo / AUDIO_RATE, start_s + hi / AUDIO_RATE
+                words = [w.word for s in heard for w in s.words if a <= _mid(w) < b]
+                if screen and (unsure or needs_priming(words, screen)):
+                    self.primed += 1
+                    heard = _replace(heard, a, b, self.speech.transcribe(buf[lo:hi], a, screen))
+            self.segments += heard
         self.decoder.consume_audio(cut)
 
     def _pieces(self, start_s: float, buf: npt.NDArray[np.float32], cut: int
@@ -235,3 +245,24 @@ class StreamingPass:
             else:
                 pieces.append((edges[k], edges[k + 1], screen))
         return [p for p in pieces if p[1] > p[0]]
+
+
+def _mid(word: Word) -> float:
+    return (word.start_s + word.end_s) / 2
+
+
+def _replace(segments: list[Segment], a: float, b: float, new: list[Segment]) -> list[Segment]:
+    """``segments`` with the words of ``[a, b)`` (by their middle) replaced by ``new``; a
+    segment reaching across ``a`` or ``b`` keeps its words outside, as separate segments."""
+    out = list(new)
+    for seg in segments:
+        runs: list[list[Word]] = [[]]
+        for w in seg.words:
+            if a <= _mid(w) < b:
+                if runs[-1]:
+                    runs.append([])
+            else:
+                runs[-1].append(w)
+        out += [Segment(r[0].start_s, r[-1].end_s, " ".join(w.word for w in r), r)
+                for r in runs if r]
+    return sorted(out, key=lambda s: s.start_s)

@@ -79,6 +79,12 @@ class SpeechReader:
             out = self._transcribe(audio, offset_s, None)
         return out
 
+    @property
+    def doubtful(self) -> bool:
+        """Whether the last answer is one Whisper itself doubted (low probability, a loop,
+        or only found by sampling at a higher temperature)."""
+        return self._doubtful
+
     def _transcribe(self, audio: npt.NDArray[np.float32], offset_s: float,
                     hotwords: str | None) -> list[Segment]:
         model = self._load()
@@ -98,7 +104,7 @@ class SpeechReader:
         raw = list(segments)
         # what faster-whisper's temperature fallback would have retried (its defaults)
         self._doubtful = any(seg.avg_logprob < -1.0 or seg.compression_ratio > 2.4
-                             for seg in raw)
+                             or getattr(seg, "temperature", 0.0) > 0.0 for seg in raw)
         out = [s for s in (self._segment(seg, audio, offset_s) for seg in raw) if s]
         self.language = info.language or self.language
         return out
