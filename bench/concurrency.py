@@ -156,6 +156,9 @@ def main() -> None:
             llm = stack.enter_context(llama_server())
             extra = ["--stt-url", models + "/v1", "--tts-url", models + "/v1",
                      "--llm-url", llm, "--llm-model", "smollm2"]
+            # the model servers' first requests page their weights in: not a figure
+            with server(ROOT / "src", *extra) as url:
+                asyncio.run(run_sessions(url, 1, spoken, 2))
         for count in counts:
             for label, src in trees:
                 with server(src, *extra) as url:
