@@ -101,6 +101,16 @@ def test_reconcile_keeps_both_readings() -> None:
     assert seg["words"][2] == {"word": "MIRABEX", "start_s": 1.6, "end_s": pytest.approx(2.1)}
 
 
+def test_number_words_are_not_names_and_names_keep_their_capital() -> None:
+    # a long Whisper window writes numbers as words: "seven" sounds like Solvane (s-v-n)
+    brief = _brief(["Feature", "seven", "is", "called", "salvin.", "Then", "pexaro."],
+                   ["FEATURE 7, Solvane", "Pexaro"])
+    reconcile(brief)
+    seg = brief["transcript"]["segments"][0]
+    assert seg["text"] == "Feature seven is called Solvane. Then Pexaro."
+    assert [f["heard"] for f in seg["fused"]] == ["Feature", "salvin", "pexaro"]
+
+
 def test_screen_words_prompt_reads_like_text() -> None:
     track = TextTrack()
     track.observe(1.0, 0, [Line("FEATURE3", 0.9, (0, 0, 9, 9)), Line("Zorvex", 0.9, (0, 20, 9, 29)),
@@ -142,3 +152,49 @@ def test_only_shots_misheard_beyond_correction_are_primed() -> None:
     assert not needs_priming("Feature 5 is called Tazlin.".split(), "Feature 5, Tazlin")
     assert not needs_priming("Apples are my favorite fruit.".split(), "Alpha")
     assert not needs_priming("Open the features".split(), "Feature")
+    assert not needs_priming("Feature seven is called Solvane.".split(), "Feature 7, Solvane")
+
+
+def test_doubt_is_per_window_and_a_long_patterned_window_is_not_doubted() -> None:
+    """Whisper's fallback tests, window by window: a low probability doubts its window
+    only; a compressible text (ten sentences of one pattern) only when its words loop."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from openrealtime.video.understanding.speech import SpeechReader
+
+    def seg(seek: int, start: float, text: str, logprob: float = -0.3,
+            ratio: float = 1.2) -> SimpleNamespace:
+        words = [SimpleNamespace(word=" " + w, start=start + 0.3 * i, end=start + 0.3 * i + 0.25)
+                 for i, w in enumerate(text.split())]
+        return SimpleNamespace(seek=seek, start=start, end=words[-1].end, words=words,
+                               avg_logprob=logprob, compression_ratio=ratio, temperature=0.0)
+
+    calls = []
+
+    class Model:
+        model = SimpleNamespace(is_multilingual=False)
+
+        def __init__(self, segments: list[SimpleNamespace]) -> None:
+            self.segments = segments
+
+        def transcribe(self, audio: Any, **kw: Any) -> tuple[Any, Any]:
+            calls.append(kw)
+            return iter(self.segments), SimpleNamespace(language="en")
+
+    audio = np.random.default_rng(0).uniform(-0.3, 0.3, 60 * 16_000).astype(np.float32)
+    reader = SpeechReader()
+    reader._model = Model([seg(0, 1.0, "Feature one is called Zorvex.", ratio=2.5),
+                           seg(0, 5.0, "Feature two is called Quillon."),
+                           seg(3000, 35.0, "mumble grumble", logprob=-1.4)])
+    reader.transcribe(audio, 100.0, retry=False)
+    assert calls[-1]["temperature"] == 0.0
+    assert reader.doubtful and reader.doubtful_spans == [(135.0, pytest.approx(135.55))]
+    reader._model = Model([seg(0, 1.0, "gold gold gold gold", ratio=2.5)])
+    reader.transcribe(audio, 0.0)
+    assert "temperature" not in calls[-1] and reader.doubtful_spans == [(1.0, pytest.approx(2.15))]
+    # a primed answer (a shot's speech) that compresses that well is redone unprimed
+    reader._model = Model([seg(0, 1.0, "Feature one is called Zorvex.", ratio=2.5)])
+    reader.transcribe(audio, 0.0, "Feature 1, Zorvex")
+    assert reader.fallbacks == 1 and calls[-2]["hotwords"] and "hotwords" not in calls[-1]

@@ -37,6 +37,24 @@ SOUND_MIN, SOUND_SPELLING_MIN = 0.75, 0.4
 MAX_PHRASE = 3  # spoken words that may stand for one on-screen word
 MAX_PROMPT_WORDS = 40
 SUFFIXES = ("s", "es", "ed", "d", "ing", "er", "ers", "ly")
+# Number words count as digits: Whisper writes "Feature 7" or "Feature seven" depending on
+# the window, and "seven" sounds like "Solvane" (s-v-n) without being a name.
+NUMBERS = frozenset(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy "
+    "eighty ninety hundred thousand million first second third fourth fifth sixth seventh "
+    "eighth ninth tenth".split())
+
+
+def _skip(word: str) -> bool:
+    """A spoken word that is never part of a mishearing: a function word, a number."""
+    w = norm(word)
+    return not w or w in STOP or w in NUMBERS or any(c.isdigit() for c in w)
+
+
+def _shown(word: str) -> bool:
+    """An on-screen word that spoken words may be corrected to."""
+    return len(word) >= MIN_SHOWN and word.lower() not in STOP and word.lower() not in NUMBERS
 
 
 def screen_words(track: TextTrack, shot_index: int) -> str:
@@ -59,12 +77,12 @@ def needs_priming(heard: list[str], screen: str) -> bool:
     (letters >= :data:`LOOSE_SPELLING`) but that :func:`reconcile` cannot correct: "norm
     X" for "Zorvex". A word heard right, or close enough for :func:`matches`, is fixed by
     :func:`reconcile` afterwards; a word that was not said at all needs nothing."""
-    shown = [w for w in re.findall(_WORD, screen) if len(w) >= MIN_SHOWN and w.lower() not in STOP]
+    shown = [w for w in re.findall(_WORD, screen) if _shown(w)]
     phrases = []
     for i in range(len(heard)):
         for j in range(i + 1, min(i + MAX_PHRASE, len(heard)) + 1):
             part = heard[i:j]
-            if any(norm(p) in STOP or any(c.isdigit() for c in p) or not norm(p) for p in part):
+            if any(_skip(p) for p in part):
                 break
             phrases.append(norm("".join(part)))
     for word in shown:
@@ -158,7 +176,7 @@ def _candidates(brief: dict[str, Any], shot_index: int) -> list[tuple[str, int]]
         if item["shot_index"] != shot_index:
             continue
         for word in re.findall(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)?", item["text"]):
-            if len(word) >= MIN_SHOWN and word.lower() not in STOP:
+            if _shown(word):
                 out.append((word, k))
     return out
 
@@ -188,8 +206,7 @@ def reconcile(brief: dict[str, Any]) -> int:
             shown = _candidates(brief, shot)
             for j in range(i + 1, min(i + MAX_PHRASE, len(words)) + 1):
                 part = [w["word"] for w in words[i:j]]
-                if any(norm(p) in STOP or any(c.isdigit() for c in p) or not norm(p)
-                       for p in part):
+                if any(_skip(p) for p in part):
                     break
                 heard = "".join(part)
                 for word, k in shown:
@@ -209,8 +226,11 @@ def reconcile(brief: dict[str, Any]) -> int:
             i, j = i - shift, j - shift  # earlier phrases became one word each
             shift += j - i - 1
             heard = " ".join(w["word"] for w in words[i:j])
-            if j - i == 1 and norm(heard) == norm(word):
-                spelled = heard  # the same word: the transcript's casing stands
+            if j - i == 1 and norm(heard) == norm(word) and not (
+                    heard.islower() and word[:1].isupper() and not word.isupper()):
+                # the same word: the transcript's casing stands ("Feature" for FEATURE),
+                # but a name shown capitalized ("Pexaro") is not written "pexaro"
+                spelled = heard
             else:
                 trail = re.search(r"[.,;:!?]*$", words[j - 1]["word"].rstrip("\"'\u2019"))
                 spelled = word + (trail.group() if trail else "")

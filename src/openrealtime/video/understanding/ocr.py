@@ -10,6 +10,9 @@ span runs from the first sighting to the moment its area changed or the shot end
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from typing import Any
@@ -38,17 +41,24 @@ class TextReader:
     def __init__(self, max_side: int = 1280) -> None:
         self.max_side = max_side
         self._ocr: Any = None
+        self._lock = threading.Lock()  # load() may be called from any thread (to preload)
+
+    def load(self) -> Any:
+        """The OCR engine, loaded once (safe to call from another thread)."""
+        with self._lock:
+            if self._ocr is None:
+                from rapidocr_onnxruntime import RapidOCR
+
+                # limit_type "max": the default ("min", 736) upscales a 360p frame to
+                # 1308x736 and triples the cost without reading our frames any better.
+                with _no_spinning():
+                    self._ocr = RapidOCR(det_limit_side_len=self.max_side,
+                                         det_limit_type="max", intra_op_num_threads=2)
+            return self._ocr
 
     def read(self, rgb: npt.NDArray[np.uint8], offset: tuple[int, int] = (0, 0)) -> list[Line]:
         """Text lines in ``rgb``; boxes shifted by ``offset`` (x, y) of a crop."""
-        if self._ocr is None:
-            from rapidocr_onnxruntime import RapidOCR
-
-            # limit_type "max": the default ("min", 736) upscales a 360p frame to 1308x736
-            # and triples the cost without reading our frames any better.
-            self._ocr = RapidOCR(det_limit_side_len=self.max_side, det_limit_type="max",
-                                 intra_op_num_threads=2)
-        result, _ = self._ocr(np.ascontiguousarray(rgb[:, :, ::-1]), use_cls=False)
+        result, _ = self.load()(np.ascontiguousarray(rgb[:, :, ::-1]), use_cls=False)
         lines = []
         for quad, text, score in result or []:
             text = " ".join(str(text).split())
@@ -59,6 +69,33 @@ class TextReader:
                    int(max(xs)) + offset[0], int(max(ys)) + offset[1])
             lines.append(Line(text, float(score), box))
         return lines
+
+
+@contextmanager
+def _no_spinning() -> Iterator[None]:
+    """ONNX Runtime sessions built inside this block do not spin-wait between parallel
+    sections. Its two intra-op threads otherwise busy-wait for work: with Whisper, the
+    decoder or another program on the same two cores, 18 reads of 640x360 frames took
+    3.4 CPU-s and 1.7 s, against 1.7 CPU-s and 1.0 s without spinning (same text).
+    RapidOCR has no setting for it: its session-options builder is wrapped while the
+    reader is built (and left alone if a RapidOCR version lacks it)."""
+    try:
+        from rapidocr_onnxruntime.utils import infer_engine
+        original = infer_engine.OrtInferSession._init_sess_opts
+    except (ImportError, AttributeError):
+        yield
+        return
+
+    def options(config: dict[str, Any]) -> Any:
+        opts = original(config)
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return opts
+
+    infer_engine.OrtInferSession._init_sess_opts = staticmethod(options)
+    try:
+        yield
+    finally:
+        infer_engine.OrtInferSession._init_sess_opts = staticmethod(original)
 
 
 def normalize(text: str) -> str:

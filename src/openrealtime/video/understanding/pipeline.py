@@ -1,10 +1,11 @@
 """The single streaming pass: decode, then per chunk of the timeline find shots, pick
-keyframes, read on-screen text and transcribe speech, all with absolute timestamps.
+keyframes and read on-screen text; transcribe speech every few chunks; all with absolute
+timestamps.
 
 A chunk ``[a, b)`` is processed once decoding has reached ``b + LOOKAHEAD_S``, so a
 transition straddling ``b`` is seen whole. Only the chunk's 2-per-second full-size
-samples and its audio are held in memory; the per-frame shot signals of the whole
-video are a few hundred bytes a frame.
+samples and at most ``SPEECH_BATCH_S`` of audio (4 MB a minute) are held in memory; the
+per-frame shot signals of the whole video are a few hundred bytes a frame.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from .shot import MIN_SHOT_S, Boundary, ShotFeatures, detect
 from .speech import Segment, SpeechReader, Word, quiet_cut, quiet_near
 
 LOOKAHEAD_S = 4.0
+SPEECH_BATCH_S = 120.0  # audio is transcribed once this much has gathered (or at the end)
 SETTLE_S = 1.0  # first keyframe this long after a shot starts: transitions have settled
 SPLIT_SEARCH_S = 1.0  # audio is split for per-shot prompts this close to a shot boundary
 
@@ -140,8 +142,12 @@ class StreamingPass:
                     self.boundaries.append(found)
                     last = found.time_s
         self._frames(a, b)
-        with self.clock.stage("speech"):
-            self._speech(b, final)
+        # Speech waits for several chunks: Whisper's voice filter packs the speech of
+        # the whole batch into as few 30 s windows as it fills (each window costs a full
+        # encoder pass, full or not): the 72 s test video is one window, not three.
+        if final or b - self.decoder.audio_buffer()[0] >= SPEECH_BATCH_S:
+            with self.clock.stage("speech"):
+                self._speech(b, final)
         self.samples = [s for s in self.samples if s[0] >= b]
 
     def shot_at(self, t: float) -> int:
@@ -206,17 +212,21 @@ class StreamingPass:
             hi = int((b - start_s) * AUDIO_RATE)
             cut = quiet_cut(buf, hi - 5 * AUDIO_RATE, hi)
         if cut > 0:
-            # One unprimed Whisper call for the chunk (its voice filter packs the speech
-            # into as few 30 s windows as it fills), then a primed call only for a shot
+            # One unprimed Whisper call for the batch, then a primed call only for a shot
             # whose on-screen text was misheard beyond what reconcile() corrects.
-            # An answer Whisper doubted (sampled at a higher temperature: it varies from
-            # run to run) is not trusted: every shot with on-screen text is primed then.
-            heard = self.speech.transcribe(buf[:cut], start_s)
-            unsure = bool(heard) and self.speech.doubtful
-            for lo, hi, screen in self._pieces(start_s, buf, cut) if self.prime else []:
+            # A window Whisper doubted (its greedy answer fails faster-whisper's
+            # fallback thresholds) is not trusted: every shot with on-screen text in it
+            # is primed then. When every piece has on-screen text, the unprimed call
+            # does not retry at higher temperatures: a doubted window is primed anyway.
+            pieces = self._pieces(start_s, buf, cut) if self.prime else []
+            heard = self.speech.transcribe(
+                buf[:cut], start_s, retry=not pieces or not all(p[2] for p in pieces))
+            unsure = self.speech.doubtful_spans if heard else []
+            for lo, hi, screen in pieces:
                 a, b = start_s + lo / AUDIO_RATE, start_s + hi / AUDIO_RATE
                 words = [w.word for s in heard for w in s.words if a <= _mid(w) < b]
-                if screen and (unsure or needs_priming(words, screen)):
+                doubted = any(x < b and a < y for x, y in unsure)
+                if screen and (doubted or needs_priming(words, screen)):
                     self.primed += 1
                     heard = _replace(heard, a, b, self.speech.transcribe(buf[lo:hi], a, screen))
             self.segments += heard

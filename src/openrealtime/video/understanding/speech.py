@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,48 +49,62 @@ class SpeechReader:
         self.threads = threads
         self.language = "en"
         self.fallbacks = 0  # primed answers that looped and were transcribed again unprimed
-        self._doubtful = False
+        self._doubtful: list[tuple[float, float]] = []
         self._model: Any = None
+        self._lock = threading.Lock()  # load() may be called from any thread (to preload)
 
-    def _load(self) -> Any:
-        if self._model is None:
-            from faster_whisper import WhisperModel
+    def load(self) -> Any:
+        """The Whisper model and its voice filter, loaded once (safe from another thread)."""
+        with self._lock:
+            if self._model is None:
+                from faster_whisper import WhisperModel
+                from faster_whisper.vad import get_vad_model
 
-            from openrealtime.backends.local.whisper import bundled_model_path
+                from openrealtime.backends.local.whisper import bundled_model_path
 
-            logging.getLogger("faster_whisper").setLevel(logging.WARNING)
-            path = self.model_path or bundled_model_path()
-            self._model = WhisperModel(str(path), device="cpu", compute_type="int8",
-                                       cpu_threads=self.threads)
-        return self._model
+                logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+                path = self.model_path or bundled_model_path()
+                self._model = WhisperModel(str(path), device="cpu", compute_type="int8",
+                                           cpu_threads=self.threads)
+                get_vad_model()  # cached by faster-whisper; else loaded on the first call
+            return self._model
 
     def transcribe(self, audio: npt.NDArray[np.float32], offset_s: float,
-                   hotwords: str | None = None) -> list[Segment]:
+                   hotwords: str | None = None, *, retry: bool = True) -> list[Segment]:
         """Segments of ``audio`` (16 kHz mono) with times shifted by ``offset_s``.
 
         ``hotwords`` (the on-screen text of the shot) primes the decoder: faster-whisper
         puts it in the previous-text prompt of every 30 s window. A primed decoder can
         loop or echo the prompt; such an answer is replaced by an unprimed one.
+        ``retry=False``: one greedy decode per window, no temperature fallback (for a
+        caller that transcribes a doubted window again anyway, see :attr:`doubtful`).
         """
+        self._doubtful = []
         if audio.size < AUDIO_RATE // 4 or _dbfs(audio) < SILENCE_DBFS:
             return []  # nothing to hear: do not even load the model
-        out = self._transcribe(audio, offset_s, hotwords or None)
+        out = self._transcribe(audio, offset_s, hotwords or None, retry)
         if hotwords and (self._doubtful or repeated(out)):
             self.fallbacks += 1
-            out = self._transcribe(audio, offset_s, None)
+            out = self._transcribe(audio, offset_s, None, True)
         return out
 
     @property
     def doubtful(self) -> bool:
         """Whether the last answer is one Whisper itself doubted (low probability, a loop,
         or only found by sampling at a higher temperature)."""
-        return self._doubtful
+        return bool(self._doubtful)
+
+    @property
+    def doubtful_spans(self) -> list[tuple[float, float]]:
+        """``(start_s, end_s)`` of each 30 s window of the last answer that Whisper
+        doubted: from its first to its last segment, absolute times."""
+        return list(self._doubtful)
 
     def _transcribe(self, audio: npt.NDArray[np.float32], offset_s: float,
-                    hotwords: str | None) -> list[Segment]:
-        model = self._load()
+                    hotwords: str | None, retry: bool) -> list[Segment]:
+        model = self.load()
         english_only = not model.model.is_multilingual
-        primed: dict[str, Any] = {}
+        primed: dict[str, Any] = {} if retry else {"temperature": 0.0}
         if hotwords:
             # a primed decoder that loops would be decoded again at 5 temperatures, up to
             # 224 tokens each (a 30x slower call was seen): one greedy pass, at most about
@@ -102,9 +117,24 @@ class SpeechReader:
             word_timestamps=True, vad_filter=True, condition_on_previous_text=False,
             vad_parameters={"min_silence_duration_ms": 500}, **primed)
         raw = list(segments)
-        # what faster-whisper's temperature fallback would have retried (its defaults)
-        self._doubtful = any(seg.avg_logprob < -1.0 or seg.compression_ratio > 2.4
-                             or getattr(seg, "temperature", 0.0) > 0.0 for seg in raw)
+        # what faster-whisper's temperature fallback would have retried (its defaults),
+        # per window (the segments of one window share its seek). Its compression-ratio
+        # test is for loops, but the longer a window's text the more it compresses: ten
+        # sentences of one pattern ("Feature N is called X.") reach 2.4 without looping.
+        # So in an unprimed answer (a whole batch of speech) a compressible window counts
+        # only if its words loop (:func:`repeated`); a primed one (a shot's speech, where
+        # an echoed prompt compresses well) is doubted on the ratio alone.
+        windows: dict[int, list[Any]] = {}
+        for seg in raw:
+            windows.setdefault(seg.seek, []).append(seg)
+        self._doubtful = [
+            (offset_s + min(seg.start for seg in segs), offset_s + max(seg.end for seg in segs))
+            for segs in windows.values()
+            if any(seg.avg_logprob < -1.0 or (getattr(seg, "temperature", 0.0) or 0.0) > 0.0
+                   for seg in segs)
+            or (any(seg.compression_ratio > 2.4 for seg in segs)
+                and (hotwords is not None or repeated(
+                    [s for s in (self._segment(seg, audio, offset_s) for seg in segs) if s])))]
         out = [s for s in (self._segment(seg, audio, offset_s) for seg in raw) if s]
         self.language = info.language or self.language
         return out
