@@ -36,6 +36,7 @@ prompt; ``--full`` is the whole grid, ``--quick`` the old and the new default on
   .venv/bin/python bench/llm_sweep.py                   # ~8 min on 2 cores
   .venv/bin/python bench/llm_sweep.py --quick --open    # ~3 min
   .venv/bin/python bench/llm_sweep.py --show old/session   # every reply of one config
+  .venv/bin/python bench/llm_sweep.py --conversation   # one long conversation, ~6 min
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import json
 import re
 import statistics
@@ -64,7 +66,7 @@ from openrealtime.backends.local.llama import (  # noqa: E402
 )
 from openrealtime.core.response import response_plan  # noqa: E402
 from openrealtime.protocol import client_events as ce  # noqa: E402
-from openrealtime.protocol.items import InputTextPart, MessageItem  # noqa: E402
+from openrealtime.protocol.items import InputTextPart, MessageItem, OutputTextPart  # noqa: E402
 from openrealtime.protocol.session import DEFAULT_INSTRUCTIONS, RealtimeSession  # noqa: E402
 from openrealtime.runtime.context import build_messages  # noqa: E402
 from openrealtime.runtime.guard import SPOKEN_MAX_TOKENS, SPOKEN_SOFT_WORDS, OutputGuard  # noqa: E402
@@ -91,6 +93,8 @@ SAMPLINGS: dict[str, Sampling] = {
     "t/8": Sampling(temperature_scale=0.125),
     "greedy": Sampling(temperature_scale=0.0),
     "t/8+rp": TINY_SAMPLING,  # temperature / 8, repeat penalty 1.1: the new default
+    # ... without its opening penalty (which acts only where earlier answers exist)
+    "t/8+rp-op": dataclasses.replace(TINY_SAMPLING, opening_penalty=0.0),
 }
 OLD = ("old", "session")
 NEW = ("default", next(name for name, s in SAMPLINGS.items() if s == TINY_SAMPLING))
@@ -208,6 +212,40 @@ HEADER = (f"{'prompt/sampling':<18} {'%ok':>5} {'worst':>5} {'loops':>5} {'long'
           f"{'words':>5} {'1st ms':>6} {'all ms':>6} {'open loops':>10}")
 
 
+def opening(text: str, words: int = 4) -> str:
+    return " ".join(re.findall(r"[\w']+", text.lower())[:words])
+
+
+async def conversation(llm: LlamaLLM, data: dict[str, Any], seeds: tuple[int, ...],
+                       temperature: float) -> None:
+    """``--conversation``: the questions asked in turn in one conversation, each answer
+    (as the guard let it be heard) kept in the history, per sampling with and without
+    the opening penalty: % right and how many answers open (first 4 words) like at
+    least two earlier ones did."""
+    for name in ("t/8+rp-op", "t/8+rp"):
+        llm.sampling = SAMPLINGS[name]
+        for seed in seeds:
+            session = RealtimeSession(instructions=DEFAULT_INSTRUCTIONS, temperature=temperature)
+            items: list[Any] = []
+            right = parroted = 0
+            openings: list[str] = []
+            for q in data["questions"]:
+                items.append(MessageItem(role="user", content=[InputTextPart(text=q["q"])]))
+                plan = response_plan(session, ce.ResponseParams(), items)
+                messages = await build_messages(plan.instructions, plan.items, {})
+                request = LLMRequest(messages=messages, max_tokens=SPOKEN_MAX_TOKENS,
+                                     temperature=plan.temperature, seed=seed)
+                reply = await ask(llm, request, q, int(data["max_words"]))
+                right += reply.correct
+                parroted += openings.count(opening(reply.text)) >= 2
+                openings.append(opening(reply.text))
+                items.append(MessageItem(role="assistant",
+                                         content=[OutputTextPart(text=reply.text)]))
+            n = len(data["questions"])
+            print(f"default/{name:10s} seed {seed}: {100 * right / n:5.1f} % right, "
+                  f"{parroted} answers opening like two earlier ones", flush=True)
+
+
 def configs_for(args: argparse.Namespace) -> list[tuple[str, str]]:
     if args.show:
         prompt, _, sampling = args.show.partition("/")
@@ -232,6 +270,9 @@ def main() -> None:
                        help="this one config, printing every reply")
     parser.add_argument("--open", action="store_true",
                         help="also count loops in answers to open-ended requests")
+    parser.add_argument("--conversation", action="store_true",
+                        help="the questions as one conversation, with and without the "
+                        "opening penalty (instead of the sweep)")
     parser.add_argument("--seeds", type=int, default=3, help="seeds 1..N per config")
     parser.add_argument("--temperature", type=float, default=RealtimeSession().temperature,
                         help="the session's temperature (GA clients may set 0.6-1.2)")
@@ -245,6 +286,9 @@ def main() -> None:
     llm.warmup()
     print(f"{len(data['questions'])} questions x {len(seeds)} seeds, session temperature "
           f"{args.temperature}, at most {data['max_words']} words; {llm.name}")
+    if args.conversation:
+        asyncio.run(conversation(llm, data, seeds, args.temperature))
+        return
     print(HEADER)
     results = asyncio.run(sweep(llm, data, configs, seeds, args.temperature, args.open))
     if args.show:

@@ -131,3 +131,46 @@ def test_the_bundled_model_samples_the_session_temperature_scaled_down() -> None
     assert free["temperature"] == tool["temperature"] == 0.1  # 0.8 / 8
     assert free["repeat_penalty"] == 1.1 and tool["repeat_penalty"] == 1.0  # JSON repeats
     assert free["seed"] == 3 and free["top_k"] == 40 and free["min_p"] == 0.05
+
+
+def test_the_opening_penalty_weighs_down_only_how_earlier_answers_began() -> None:
+    import numpy as np
+
+    from openrealtime.backends.local.llama import OPENING_TOKENS, OpeningPenalty, assistant_texts
+
+    messages = [{"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "Q1"}, {"role": "assistant", "content": "A1"},
+                {"role": "user", "content": "Q2"}, {"role": "assistant", "content": " "},
+                {"role": "user", "content": "Q3"}]
+    assert assistant_texts(messages) == ["A1"]  # (nothing to weigh down in an empty one)
+    prompt = [9, 9, 9]
+    penalty = OpeningPenalty([[1, 2, 3, 4, 5], [1, 2, 6], [7]], len(prompt), 2.0)
+    # first token: 1 opened two answers, 7 one
+    scores = penalty(np.array(prompt), np.zeros(10, np.float32))
+    assert scores[1] == -4.0 and scores[7] == -2.0 and scores[[0, 2, 3, 8]].sum() == 0
+    # after 1, 2: either earlier continuation, once each
+    scores = penalty(np.array([*prompt, 1, 2]), np.zeros(10, np.float32))
+    assert scores[3] == scores[6] == -2.0 and scores.sum() == -4.0
+    # a different start, or past the opening: nothing
+    assert penalty(np.array([*prompt, 8]), np.zeros(10, np.float32)).sum() == 0
+    made = prompt + [1, 2, 3, 4][:OPENING_TOKENS]
+    assert penalty(np.array(made), np.zeros(10, np.float32)).sum() == 0
+
+
+def test_the_opening_penalty_reaches_llama_cpp_for_free_text_after_an_answer() -> None:
+    from types import SimpleNamespace
+
+    from openrealtime.backends.local.llama import TINY_SAMPLING
+
+    llm = LlamaLLM.__new__(LlamaLLM)
+    llm._llm = model = RecordingModel()
+    model.tokenize = lambda text, add_bos=False: list(text)  # type: ignore[attr-defined]
+    llm.sampling = TINY_SAMPLING
+    history = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello."},
+               {"role": "user", "content": "Again"}]
+    for messages, grammar in ((history, None), (history, "tool-grammar"), (history[:1], None)):
+        run = _Run(LLMRequest(messages), lambda _: None, threading.Event())
+        run.formatted = SimpleNamespace(stop=[], stopping_criteria=None)
+        list(llm._completion(run, grammar))
+    first, tool, no_history = (call["logits_processor"] for call in model.calls)
+    assert first is not None and tool is None and no_history is None
