@@ -76,7 +76,7 @@ def llama_server() -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model",
                              str(bundled_model_path()), "--port", str(port), "--n_threads",
-                             "1", "--n_ctx", "2048"], stdout=subprocess.DEVNULL,
+                             "1", "--n_ctx", "2048", "--interrupt_requests", "False"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     import httpx
 

@@ -54,7 +54,7 @@ if [ "${LOCAL_MODELS:-0}" != 1 ]; then
   # `vllm serve MODEL --port $LLM_PORT`).
   gguf=$($PY -c 'from openrealtime.backends.local.llama import bundled_model_path as p; print(p())')
   $PY -m llama_cpp.server --model "$gguf" --host 127.0.0.1 --port "$LLM_PORT" \
-    --n_threads "${LLM_THREADS:-2}" --n_ctx 2048 >"$RUN/llm.log" 2>&1 &
+    --n_threads "${LLM_THREADS:-2}" --n_ctx 2048 --interrupt_requests False >"$RUN/llm.log" 2>&1 &
   pids+=($!)
   # Speech: an OpenRealtime process (Whisper, Piper) serving /v1/audio/transcriptions
   # and /v1/audio/speech; speaches (https://speaches.ai) is a drop-in alternative.

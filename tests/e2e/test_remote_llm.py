@@ -34,7 +34,7 @@ def server_url() -> Iterator[str]:
         sys.executable, "-m", "llama_cpp.server",
         "--model", str(bundled_model_path()),
         "--host", "127.0.0.1", "--port", str(port),
-        "--n_ctx", "1024", "--n_threads", "2",
+        "--n_ctx", "1024", "--n_threads", "2", "--interrupt_requests", "False",
     ]  # fmt: skip
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)

@@ -193,6 +193,14 @@ async def failing(body: bytes, content_type: str | None = None) -> BackendError:
     return info.value
 
 
+async def test_done_without_a_finish_reason_is_a_cut_answer() -> None:
+    """llama_cpp.server ends a request this way when another one arrives."""
+    error = await failing(sse(chunk({"content": "Paris"}), "[DONE]"))
+    assert error.code == "llm_stream_truncated"
+    assert "[DONE] without a finish_reason after 1 data events" in error.message
+    assert "--interrupt_requests False" in error.message
+
+
 async def test_a_stream_without_done_or_finish_reason_is_truncated() -> None:
     error = await failing(sse(chunk({"content": "Paris"}), chunk({"content": " is"})))
     assert error.code == "llm_stream_truncated"

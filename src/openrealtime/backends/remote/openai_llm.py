@@ -17,8 +17,8 @@ response with a :class:`BackendError` whose ``code`` names what happened:
 ``llm_timeout_idle``                  no ``data:`` event for ``idle_timeout_s`` after the
                                       first token (keep-alive comments do not count)
 ``llm_timeout_total``                 the response took longer than ``total_timeout_s``
-``llm_stream_truncated``              the stream ended or broke without ``[DONE]`` and
-                                      without a ``finish_reason``
+``llm_stream_truncated``              the stream ended or broke without a
+                                      ``finish_reason`` (with or without ``[DONE]``)
 ``llm_bad_response``                  not an event stream, invalid JSON, an oversized line
 ``llm_error``                         an ``{"error": ...}`` object, in the stream or as
                                       the whole HTTP 200 body
@@ -424,9 +424,18 @@ async def _chunks(reader: _LineReader, watch: _Watch) -> AsyncIterator[LLMChunk]
         if not line.startswith("data:"):
             continue  # blank separators, ": keep-alive" comments, "event:" lines
         data = line[len("data:") :].strip()
-        if data == "[DONE]":
+        if data == "[DONE]" and finish is not None:
             yield _finished(finish, usage)
             return
+        if data == "[DONE]":
+            # Every complete answer's last choice has a finish_reason: [DONE] without
+            # one is an answer cut short. llama.cpp's Python server does this to a
+            # request when another arrives, unless run with --interrupt_requests False.
+            raise BackendError(
+                f"LLM stream from {watch.base_url} sent [DONE] without a finish_reason "
+                f"after {watch.events} data events (cut short by the server; a "
+                "llama_cpp.server needs --interrupt_requests False to serve several "
+                "sessions)", code="llm_stream_truncated")
         if not data:
             continue  # an empty data field carries nothing: no progress either
         event = _parse_event(data)
