@@ -10,7 +10,6 @@ span runs from the first sighting to the moment its area changed or the shot end
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -41,20 +40,18 @@ class TextReader:
     def __init__(self, max_side: int = 1280) -> None:
         self.max_side = max_side
         self._ocr: Any = None
-        self._lock = threading.Lock()  # load() may be called from any thread (to preload)
 
     def load(self) -> Any:
-        """The OCR engine, loaded once (safe to call from another thread)."""
-        with self._lock:
-            if self._ocr is None:
-                from rapidocr_onnxruntime import RapidOCR
+        """The OCR engine, loaded on first use."""
+        if self._ocr is None:
+            from rapidocr_onnxruntime import RapidOCR
 
-                # limit_type "max": the default ("min", 736) upscales a 360p frame to
-                # 1308x736 and triples the cost without reading our frames any better.
-                with _no_spinning():
-                    self._ocr = RapidOCR(det_limit_side_len=self.max_side,
-                                         det_limit_type="max", intra_op_num_threads=2)
-            return self._ocr
+            # limit_type "max": the default ("min", 736) upscales a 360p frame to
+            # 1308x736 and triples the cost without reading our frames any better.
+            with _no_spinning():
+                self._ocr = RapidOCR(det_limit_side_len=self.max_side,
+                                     det_limit_type="max", intra_op_num_threads=2)
+        return self._ocr
 
     def read(self, rgb: npt.NDArray[np.uint8], offset: tuple[int, int] = (0, 0)) -> list[Line]:
         """Text lines in ``rgb``; boxes shifted by ``offset`` (x, y) of a crop."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,23 +50,21 @@ class SpeechReader:
         self.fallbacks = 0  # primed answers that looped and were transcribed again unprimed
         self._doubtful: list[tuple[float, float]] = []
         self._model: Any = None
-        self._lock = threading.Lock()  # load() may be called from any thread (to preload)
 
     def load(self) -> Any:
-        """The Whisper model and its voice filter, loaded once (safe from another thread)."""
-        with self._lock:
-            if self._model is None:
-                from faster_whisper import WhisperModel
-                from faster_whisper.vad import get_vad_model
+        """The Whisper model and its voice filter, loaded on first use."""
+        if self._model is None:
+            from faster_whisper import WhisperModel
+            from faster_whisper.vad import get_vad_model
 
-                from openrealtime.backends.local.whisper import bundled_model_path
+            from openrealtime.backends.local.whisper import bundled_model_path
 
-                logging.getLogger("faster_whisper").setLevel(logging.WARNING)
-                path = self.model_path or bundled_model_path()
-                self._model = WhisperModel(str(path), device="cpu", compute_type="int8",
-                                           cpu_threads=self.threads)
-                get_vad_model()  # cached by faster-whisper; else loaded on the first call
-            return self._model
+            logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+            path = self.model_path or bundled_model_path()
+            self._model = WhisperModel(str(path), device="cpu", compute_type="int8",
+                                       cpu_threads=self.threads)
+            get_vad_model()  # cached by faster-whisper; else loaded on the first call
+        return self._model
 
     def transcribe(self, audio: npt.NDArray[np.float32], offset_s: float,
                    hotwords: str | None = None, *, retry: bool = True) -> list[Segment]:
