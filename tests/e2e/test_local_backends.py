@@ -166,6 +166,41 @@ async def test_llama_stops_when_the_consumer_is_cancelled(backends: Backends) ->
     assert await wait_idle(llm)
 
 
+
+async def test_llama_a_long_answer_gives_way_to_another_users_first_words(
+        backends: Backends) -> None:
+    """One model, two users: B's question, asked while A's story streams past its first
+    clause, is answered whole before the story goes on, and the story then goes on."""
+    from openrealtime.backends.priority import PRIORITY, URGENT
+
+    llm: Any = backends.llm
+    log: list[tuple[str, Any]] = []
+
+    async def ask(who: str, request: LLMRequest) -> None:
+        PRIORITY.set(URGENT)  # both are answers a user waits for
+        async for item in llm.stream(request):
+            log.append((who, item))
+
+    story = LLMRequest([{"role": "user", "content": "Tell me a long story about a dragon."}],
+                       max_tokens=120, temperature=0.0)
+    a = asyncio.create_task(ask("A", story))
+    for _ in range(1500):
+        if len(log) >= 10:  # (well past A's first clause)
+            break
+        await asyncio.sleep(0.02)
+    b = asyncio.create_task(ask("B", LLMRequest([{"role": "user", "content": QUESTION}],
+                                                 max_tokens=32, temperature=0.0)))
+    await asyncio.gather(a, b)
+    ends = [index for index, (_, item) in enumerate(log) if isinstance(item, Finished)]
+    (b_end, a_end) = ends
+    assert log[b_end][0] == "B" and log[a_end][0] == "A"
+    assert any(who == "B" and isinstance(i, TextDelta) for who, i in log)
+    rest = [i for who, i in log[b_end:] if who == "A" and isinstance(i, TextDelta)]
+    assert rest  # A went on after B's whole answer
+    assert log[a_end][1].reason in ("stop", "length")
+    assert log[a_end][1].output_tokens > len(rest)
+
+
 WEATHER = ToolSpec(
     "get_weather",
     "Get the current weather in a city.",
@@ -237,3 +272,25 @@ async def test_piper_stops_when_the_consumer_closes(backends: Backends) -> None:
     # The executor is free again: a new clause starts right away.
     chunks = [c async for c in backends.tts.synthesize("Done.")]
     assert chunks
+
+
+async def test_piper_a_first_clause_does_not_wait_for_another_sessions_long_clause(
+        backends: Backends) -> None:
+    from openrealtime.backends.priority import NORMAL, PRIORITY, URGENT
+
+    done: list[str] = []
+
+    async def say(who: str, text: str, level: int) -> None:
+        PRIORITY.set(level)
+        chunks = [c async for c in backends.tts.synthesize(text)]
+        assert chunks
+        done.append(who)
+
+    long_clause = ("and then the old dragon flew slowly over the quiet mountains and the dark "
+                   "green forests and the wide grey sea for many long days and many cold "
+                   "nights until at last he came home to the little village by the river")
+    later = asyncio.create_task(say("later clause", long_clause, NORMAL))
+    await asyncio.sleep(0.05)  # (it is under way)
+    await say("first clause", "Paris.", URGENT)
+    await later
+    assert done == ["first clause", "later clause"]

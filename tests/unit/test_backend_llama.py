@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Generator
 from typing import Any
 
-from openrealtime.backends.base import Finished, LLMRequest, TextDelta, ToolCallDelta, ToolSpec
+import pytest
+
+from openrealtime.backends.base import (
+    BackendError,
+    Finished,
+    LLMRequest,
+    TextDelta,
+    ToolCallDelta,
+    ToolSpec,
+)
 from openrealtime.backends.local.llama import LlamaLLM, _Run
+from openrealtime.backends.priority import NORMAL, PRIORITY, URGENT, PriorityExecutor
 
 TOOL = ToolSpec("get_time", "Time.", {"type": "object", "properties": {"tz": {"type": "string"}}})
 CALL = ['{"name": "get_', 'time", "arguments": ', '{"tz": ', '"UTC"', "}", "}"]
@@ -174,3 +185,110 @@ def test_the_opening_penalty_reaches_llama_cpp_for_free_text_after_an_answer() -
         list(llm._completion(run, grammar))
     first, tool, no_history = (call["logits_processor"] for call in model.calls)
     assert first is not None and tool is None and no_history is None
+
+
+class SharedLlama(ScriptedLlama):
+    """Two sessions' answers on one scripted model behind the real priority executor.
+    Each completion reads the user's message: ``A`` answers ten words and pauses after
+    its third until ``B`` waits; ``B`` answers two words, after ``b_gate`` opens."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+        self._executor = PriorityExecutor("test-llama")
+        self._generating = threading.Event()
+        self.a_busy, self.b_waits, self.b_gate = (threading.Event() for _ in range(3))
+        self.b_gate.set()
+        self.resumed_from: list[str] = []
+
+    def _completion(self, run: _Run, grammar: Any) -> Generator[tuple[str, str | None], None, None]:
+        if run.request.messages[-1]["content"] == "B":
+            self.b_gate.wait(5)
+            yield from ((" b1", None), (" b2", None), ("", "stop"))
+            return
+        resumed = run.said
+        if resumed:
+            self.resumed_from.append(resumed)
+        words = [f" a{i}" for i in range(1, 11)]
+        for index, word in enumerate(words[len(resumed.split()):]):
+            if index == 3 and not resumed:
+                self.a_busy.set()
+                assert self.b_waits.wait(5)
+            yield word, None
+        yield "", "stop"
+
+
+async def consume(llm: LlamaLLM, who: str, log: list[tuple[str, Any]],
+                  level: int = URGENT) -> None:
+    PRIORITY.set(level)  # (this task's own context)
+    async for item in llm.stream(LLMRequest([{"role": "user", "content": who}])):
+        log.append((who, item))
+
+
+async def wait_for(condition: Any) -> None:
+    for _ in range(500):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("timed out")
+
+
+async def start_b_while_a_runs(llm: SharedLlama, log: list[tuple[str, Any]]
+                               ) -> tuple[asyncio.Task[None], asyncio.Task[None]]:
+    a = asyncio.create_task(consume(llm, "A", log))
+    await wait_for(llm.a_busy.is_set)
+    b = asyncio.create_task(consume(llm, "B", log))
+    await wait_for(lambda: llm._executor.waiting() > 0)
+    llm.b_waits.set()
+    return a, b
+
+
+async def test_an_answer_past_its_first_clause_gives_way_to_another_users_first() -> None:
+    llm, log = SharedLlama(), []
+    a, b = await start_b_while_a_runs(llm, log)
+    await asyncio.gather(a, b)
+    order = ["".join(i.text for i in [item]) if isinstance(item, TextDelta) else who + "."
+             for who, item in log]
+    # A's first clause (six words: past the runtime's first clause), all of B, A's rest
+    assert order == [*(f" a{i}" for i in range(1, 7)), " b1", " b2", "B.",
+                     *(f" a{i}" for i in range(7, 11)), "A."]
+    assert llm.resumed_from == [" a1 a2 a3 a4 a5 a6"]  # the rest went on from what was said
+    a_end = log[-1][1]
+    assert a_end.reason == "stop" and a_end.output_tokens == 10
+    await llm.aclose()
+
+
+async def test_an_answer_does_not_give_way_to_work_no_more_urgent_than_its_rest() -> None:
+    llm, log = SharedLlama(), []
+    a = asyncio.create_task(consume(llm, "A", log))
+    await wait_for(llm.a_busy.is_set)
+    b = asyncio.create_task(consume(llm, "B", log, level=NORMAL))  # (a later clause's rank)
+    await wait_for(lambda: llm._executor.waiting() > 0)
+    llm.b_waits.set()
+    await asyncio.gather(a, b)
+    assert [who for who, _ in log] == ["A"] * 11 + ["B"] * 3 and not llm.resumed_from
+    await llm.aclose()
+
+
+async def test_a_closed_answer_waiting_to_resume_is_dropped_without_waiting() -> None:
+    llm, log = SharedLlama(), []
+    llm.b_gate.clear()  # B holds the model
+    a, b = await start_b_while_a_runs(llm, log)
+    await wait_for(lambda: len(log) == 6)  # A gave way; its rest waits behind B
+    a.cancel()
+    done, _ = await asyncio.wait([a], timeout=2)
+    assert done and not b.done() and not llm.resumed_from
+    llm.b_gate.set()
+    await b
+    await llm.aclose()
+
+
+async def test_shutdown_with_an_answer_waiting_to_resume_ends_that_answer_with_an_error() -> None:
+    llm, log = SharedLlama(), []
+    llm.b_gate.clear()
+    a, b = await start_b_while_a_runs(llm, log)
+    await wait_for(lambda: len(log) == 6)
+    await llm.aclose()  # drops A's queued rest
+    with pytest.raises(BackendError, match="shut down"):
+        await asyncio.wait_for(a, 2)
+    llm.b_gate.set()
+    await b

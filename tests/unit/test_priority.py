@@ -44,6 +44,23 @@ def test_waiting_calls_run_most_urgent_first_in_arrival_order() -> None:
     executor.shutdown()
 
 
+def test_the_most_urgent_waiting_level_ignores_running_and_cancelled_calls() -> None:
+    executor = PriorityExecutor("test")
+    gate, started = threading.Event(), threading.Event()
+    executor.submit_at(URGENT, lambda: (started.set(), gate.wait()))
+    assert started.wait(5)
+    assert executor.most_urgent_waiting() is None  # (the running call does not count)
+    later_clause = executor.submit_at(NORMAL, lambda: None)
+    first_clause = executor.submit_at(URGENT, lambda: None)
+    assert executor.most_urgent_waiting() == URGENT
+    first_clause.cancel()
+    assert executor.most_urgent_waiting() == NORMAL
+    gate.set()
+    later_clause.result(timeout=5)
+    assert executor.most_urgent_waiting() is None
+    executor.shutdown()
+
+
 def test_shutdown_cancels_what_waits() -> None:
     executor = PriorityExecutor("test")
     gate = threading.Event()

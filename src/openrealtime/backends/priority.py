@@ -6,8 +6,10 @@ behind another session's later sentences, or behind a speculative draft for a tu
 may not even end. The runtime marks its work with :data:`PRIORITY` (a context variable,
 so it follows the task that calls the model, through a model worker's pipe as well), and
 the models' :class:`PriorityExecutor` runs the most urgent request first, in arrival
-order within one level. A request that has started runs to its end: nothing is
-preempted.
+order within one level. A request that has started is not stopped by the executor;
+the local LLM gives way by itself (see :mod:`.local.llama`): once its answer's first clause
+is out, it ends its call when more urgent work waits and queues the rest of the answer
+behind it, so another user's first clause never waits for this one's later sentences.
 
 Levels: :data:`URGENT` (a committed turn's transcription, a committed answer's LLM
 call and first clause: what a user is waiting for now), :data:`NORMAL` (later clauses,
@@ -51,12 +53,17 @@ class PriorityExecutor(concurrent.futures.Executor):
 
     def submit(self, fn: Callable[..., Any], /, *args: Any,
                **kwargs: Any) -> concurrent.futures.Future[Any]:
+        return self.submit_at(PRIORITY.get(), fn, *args, **kwargs)
+
+    def submit_at(self, level: int, fn: Callable[..., Any], /, *args: Any,
+                  **kwargs: Any) -> concurrent.futures.Future[Any]:
+        """``submit`` at ``level`` rather than the caller's :data:`PRIORITY` (work that
+        queues its own continuation from the model's thread)."""
         future: concurrent.futures.Future[Any] = concurrent.futures.Future()
         with self._ready:
             if self._closed:
                 raise RuntimeError("cannot schedule new futures after shutdown")
-            heapq.heappush(self._queue, (PRIORITY.get(), next(self._order), future, fn,
-                                         args, kwargs))
+            heapq.heappush(self._queue, (level, next(self._order), future, fn, args, kwargs))
             if self._thread is None:
                 self._thread = threading.Thread(target=self._work, name=self._name,
                                                 daemon=True)
@@ -68,6 +75,12 @@ class PriorityExecutor(concurrent.futures.Executor):
         """Calls queued, not yet started."""
         with self._ready:
             return len(self._queue)
+
+    def most_urgent_waiting(self) -> int | None:
+        """The level of the most urgent call queued and not cancelled, or None."""
+        with self._ready:
+            levels = [item[0] for item in self._queue if not item[2].cancelled()]
+        return min(levels, default=None)
 
     def _work(self) -> None:
         while True:

@@ -36,6 +36,10 @@ class TurnResult:
     first_audio: float | None = None
     done: float | None = None
     heard_until: float | None = None  # when the reply's audio would end, played from its start
+    # Silence a player would insert: it starts at the first delta and plays on; a delta
+    # that comes after what it had is over adds the wait (a stall), and play resumes then.
+    stalls_s: float = 0.0
+    stall_count: int = 0
     events: list[str] = field(default_factory=list)
     usage: dict[str, Any] | None = None
     errors: list[str] = field(default_factory=list)  # error events (when not strict)
@@ -106,6 +110,7 @@ def _speaking(result: TurnResult, listen_s: float | None) -> bool:
 
 async def _collect(ws: Any, result: TurnResult, strict: bool) -> None:
     chunks: list[np.ndarray] = []
+    played_until = 0.0
     async for message in ws:
         event = json.loads(message)
         kind = event["type"]
@@ -115,10 +120,17 @@ async def _collect(ws: Any, result: TurnResult, strict: bool) -> None:
         elif kind == "conversation.item.input_audio_transcription.completed":
             result.question = event["transcript"]
         elif kind in ("response.output_audio.delta", "response.audio.delta"):
+            now = time.perf_counter()
             if result.first_audio is None:
-                result.first_audio = time.perf_counter()
+                result.first_audio = played_until = now
             chunks.append(np.frombuffer(base64.b64decode(event["delta"]), dtype="<i2"))
             result.heard_until = result.first_audio + sum(map(len, chunks)) / RATE
+            if now > played_until:  # the player ran dry
+                if played_until > result.first_audio:
+                    result.stalls_s += now - played_until
+                    result.stall_count += 1
+                played_until = now
+            played_until += len(chunks[-1]) / RATE
         elif kind in ("response.output_audio_transcript.done", "response.audio_transcript.done"):
             result.answer = event["transcript"]
         elif kind in ("response.output_text.done", "response.text.done"):

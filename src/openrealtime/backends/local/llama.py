@@ -18,6 +18,12 @@ Tool calls (``tools`` non-empty, ``tool_choice`` not ``"none"``):
   free generation is abandoned and the answer is regenerated under the tool
   grammar (the prompt prefix is still in the KV cache, so this is cheap).
   Otherwise the text streams as usual.
+
+Several sessions share the one model. A free-text answer whose first clause is out gives
+way when more urgent work waits (another user's answer that has not started): it ends
+its call and queues the rest of itself at its later level (:mod:`..priority`); the rest
+resumes by re-reading the prompt and what was said so far, and streams on into the same
+iterator. So a user's first words never wait behind another user's later sentences.
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ from openrealtime.backends.local.tool_call import (
     select_tools,
     tools_system_prompt,
 )
-from openrealtime.backends.priority import PriorityExecutor
+from openrealtime.backends.priority import PRIORITY, PriorityExecutor, later
 from openrealtime.backends.tool_result import result_words
 
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -68,6 +74,12 @@ def bundled_model_path() -> Path:
 
 
 AHEAD_PIECES = 3
+# A generation may give way once this many words are out: the runtime's first clause is
+# at most 5 words (it cuts earlier at a punctuation mark), so it is complete by then.
+FIRST_CLAUSE_WORDS = 5
+# A resumed generation says at least this many more words before it gives way again:
+# each handoff costs a re-read of the prompt, so the rest always gets on by a clause.
+RESUMED_WORDS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +182,13 @@ class _Run:
     # Whether other requests wait for the model: then a generation never pauses for its
     # consumer (it would hold the one model idle while another user waits).
     contended: Any = None
+    level: int = 0  # the priority the request came with
+    said: str = ""  # the text sent so far (a resumed generation goes on from it)
+    # The executor's future for the call now running or queued (a generation that gives
+    # way queues its continuation as a new call).
+    job: Any = None
+    handoffs: int = 0  # how often it gave way
+    resumed_at: int = 0  # words said when it last gave way
 
     def send(self, item: Any) -> None:
         """Emit a delta once the consumer has room for it (credits count deltas)."""
@@ -243,8 +262,8 @@ class LlamaLLM:
         queue: asyncio.Queue[Any] = asyncio.Queue()
         run = _Run(request, _emitter(loop, queue), threading.Event(),
                    credits=threading.Semaphore(AHEAD_PIECES),
-                   contended=lambda: self._executor.waiting() > 0)
-        future = loop.run_in_executor(self._executor, self._generate, run)
+                   contended=lambda: self._executor.waiting() > 0, level=PRIORITY.get())
+        self._queue_job(run, run.level)
         try:
             while (item := await queue.get()) is not _END:
                 if isinstance(item, BaseException):
@@ -254,9 +273,13 @@ class LlamaLLM:
                     run.credits.release()
         finally:
             run.stop.set()
-            # The worker notices ``stop`` within one token; waiting keeps the
-            # next request from starting on a busy context.
-            await asyncio.shield(future)
+            # The worker notices ``stop`` within one token; waiting keeps the next
+            # request from starting on a busy context. A call still queued (a
+            # continuation behind another session's answer) is dropped unrun.
+            while not (job := run.job).cancel():
+                await asyncio.shield(asyncio.wrap_future(job))
+                if run.job is job:
+                    break
 
     def warmup(self) -> None:
         """One tiny generation so the first real request pays no setup cost."""
@@ -272,24 +295,56 @@ class LlamaLLM:
 
     # ------------------------------------------------------------------ worker side
 
+    def _queue_job(self, run: _Run, level: int) -> None:
+        """Queue (the rest of) ``run``; if the executor drops it unrun (shut down), the
+        stream still ends."""
+        def dropped(job: Any) -> None:
+            if job.cancelled():
+                run.emit(BackendError("the language model was shut down", code="llm_error"))
+                run.emit(_END)
+
+        run.job = self._executor.submit_at(level, self._generate, run)
+        run.job.add_done_callback(dropped)
+
     def _generate(self, run: _Run) -> None:
         self._generating.set()
+        ended = True
         try:
-            run.tools = select_tools(run.request.tools, run.request.tool_choice)
-            run.prompt_tokens = self._prompt_tokens(run)
+            if not run.prompt_tokens:  # (a continuation has them)
+                run.tools = select_tools(run.request.tools, run.request.tool_choice)
+                run.prompt_tokens = self._prompt_tokens(run)
             forced = bool(run.tools) and run.request.tool_choice != "auto"
             finished = self._tool_call(run) if forced else self._text(run)
-            run.emit(finished)
+            if finished is None:  # gave way: the rest is queued behind the urgent work
+                run.handoffs += 1
+                run.resumed_at = len(run.said.split())
+                self._queue_job(run, later(run.level))
+                ended = False
+            else:
+                run.emit(finished)
         except BaseException as exc:  # handed to the event loop, re-raised there
             run.emit(exc)
         finally:
             self._generating.clear()
-            run.emit(_END)
+            if ended:
+                run.emit(_END)
 
-    def _text(self, run: _Run) -> Finished:
-        """Free generation; in ``auto`` mode a leading ``{`` switches to a tool call."""
-        sniffing = bool(run.tools)
-        held = reason = text = ""
+    def _gives_way(self, run: _Run) -> bool:
+        """Whether more urgent work waits than the rest of this answer (its first
+        clause out, the rest ranks at its later level)."""
+        said = len(run.said.split())
+        if said - run.resumed_at <= (RESUMED_WORDS if run.handoffs else FIRST_CLAUSE_WORDS) \
+                or run.stop.is_set():
+            return False
+        waiting = self._executor.most_urgent_waiting()
+        return waiting is not None and waiting < later(run.level)
+
+    def _text(self, run: _Run) -> Finished | None:
+        """Free generation; in ``auto`` mode a leading ``{`` switches to a tool call.
+        None: it gave way to more urgent work, having sent ``run.said``."""
+        sniffing = bool(run.tools) and not run.said
+        held = reason = ""
+        text = run.said
         wants_tool = False
         with contextlib.closing(self._completion(run, grammar=None)) as pieces:
             for piece, finish in pieces:
@@ -305,6 +360,9 @@ class LlamaLLM:
                     sniffing, piece = False, held
                 if piece:
                     run.send(TextDelta(piece))
+                    run.said += piece
+                    if not finish and self._gives_way(run):
+                        return None  # (closing the completion stops llama.cpp)
         if wants_tool:  # only now that the free completion is closed
             return self._tool_call(run)
         return self._finished(run, reason or "stop", text)
@@ -349,11 +407,17 @@ class LlamaLLM:
             if openings:
                 processors = LogitsProcessorList([OpeningPenalty(
                     openings, len(run.prompt_tokens), sampling.opening_penalty)])
+        prompt, max_tokens = run.prompt_tokens, request.max_tokens
+        if run.said:  # a continuation: the answer so far is part of the prompt
+            made = self._llm.tokenize(run.said.encode("utf-8"), add_bos=False, special=False)
+            prompt = prompt + made
+            if max_tokens is not None:
+                max_tokens = max(1, max_tokens - len(made))
         chunks = self._llm.create_completion(
-            prompt=run.prompt_tokens,
+            prompt=prompt,
             logits_processor=processors,
             stream=True,
-            max_tokens=request.max_tokens,
+            max_tokens=max_tokens,
             temperature=sampling.temperature(request.temperature),
             top_k=sampling.top_k,
             top_p=sampling.top_p,
