@@ -64,6 +64,8 @@ bench: setup
 	$(PY) bench/live.py
 	$(PY) bench/concurrency.py --sessions 1,2,3,4,5 --turns 5
 	$(PY) bench/concurrency.py --sessions 2,4 --turns 5 --remote
+	$(PY) bench/concurrency.py --sessions 2,3 --turns 8 --stories 1
+	$(PY) bench/model_sharing.py
 	$(PY) bench/transports.py --rounds 2
 	$(PY) bench/wer.py
 	$(PY) bench/llm_sweep.py --open

@@ -189,8 +189,8 @@ def test_the_opening_penalty_reaches_llama_cpp_for_free_text_after_an_answer() -
 
 class SharedLlama(ScriptedLlama):
     """Two sessions' answers on one scripted model behind the real priority executor.
-    Each completion reads the user's message: ``A`` answers ten words and pauses after
-    its third until ``B`` waits; ``B`` answers two words, after ``b_gate`` opens."""
+    Each completion reads the user's message: ``A`` answers ``a_words`` words and pauses
+    after its third until ``B`` waits; ``B`` answers two words, after ``b_gate`` opens."""
 
     def __init__(self) -> None:
         super().__init__([])
@@ -199,29 +199,37 @@ class SharedLlama(ScriptedLlama):
         self.a_busy, self.b_waits, self.b_gate = (threading.Event() for _ in range(3))
         self.b_gate.set()
         self.resumed_from: list[str] = []
+        self.a_words = 10
+        self.made: list[str] = []  # the pieces in the order the model made them
 
     def _completion(self, run: _Run, grammar: Any) -> Generator[tuple[str, str | None], None, None]:
         if run.request.messages[-1]["content"] == "B":
             self.b_gate.wait(5)
+            self.made += [" b1", " b2"]
             yield from ((" b1", None), (" b2", None), ("", "stop"))
             return
         resumed = run.said
         if resumed:
             self.resumed_from.append(resumed)
-        words = [f" a{i}" for i in range(1, 11)]
+        words = [f" a{i}" for i in range(1, self.a_words + 1)]
         for index, word in enumerate(words[len(resumed.split()):]):
             if index == 3 and not resumed:
                 self.a_busy.set()
                 assert self.b_waits.wait(5)
+            self.made.append(word)
             yield word, None
         yield "", "stop"
 
 
 async def consume(llm: LlamaLLM, who: str, log: list[tuple[str, Any]],
-                  level: int = URGENT) -> None:
+                  level: int = URGENT, pause: asyncio.Event | None = None) -> None:
+    """Read ``who``'s answer into ``log``; with ``pause``, stop reading after six deltas
+    until it is set (a listener with enough to play: the answer gets ahead of it)."""
     PRIORITY.set(level)  # (this task's own context)
     async for item in llm.stream(LLMRequest([{"role": "user", "content": who}])):
         log.append((who, item))
+        if pause is not None and len(log) == 6:
+            await pause.wait()
 
 
 async def wait_for(condition: Any) -> None:
@@ -246,18 +254,19 @@ async def test_an_answer_past_its_first_clause_gives_way_to_another_users_first(
     llm, log = SharedLlama(), []
     a, b = await start_b_while_a_runs(llm, log)
     await asyncio.gather(a, b)
-    order = ["".join(i.text for i in [item]) if isinstance(item, TextDelta) else who + "."
-             for who, item in log]
-    # A's first clause (six words: past the runtime's first clause), all of B, A's rest
-    assert order == [*(f" a{i}" for i in range(1, 7)), " b1", " b2", "B.",
-                     *(f" a{i}" for i in range(7, 11)), "A."]
-    assert llm.resumed_from == [" a1 a2 a3 a4 a5 a6"]  # the rest went on from what was said
+    # A's first clause (seven words: the runtime's first clause has passed its guard and
+    # chunker), all of B, A's rest
+    assert llm.made == [*(f" a{i}" for i in range(1, 8)), " b1", " b2",
+                        *(f" a{i}" for i in range(8, 11))]
+    assert llm.resumed_from == [" a1 a2 a3 a4 a5 a6 a7"]  # the rest went on from what was said
+    assert "".join(i.text for who, i in log if who == "A" and isinstance(i, TextDelta)) \
+        == "".join(f" a{i}" for i in range(1, 11))
     a_end = log[-1][1]
     assert a_end.reason == "stop" and a_end.output_tokens == 10
     await llm.aclose()
 
 
-async def test_an_answer_does_not_give_way_to_work_no_more_urgent_than_its_rest() -> None:
+async def test_an_answer_keeps_the_model_for_its_turn_against_work_as_urgent_as_its_rest() -> None:
     llm, log = SharedLlama(), []
     a = asyncio.create_task(consume(llm, "A", log))
     await wait_for(llm.a_busy.is_set)
@@ -265,7 +274,44 @@ async def test_an_answer_does_not_give_way_to_work_no_more_urgent_than_its_rest(
     await wait_for(lambda: llm._executor.waiting() > 0)
     llm.b_waits.set()
     await asyncio.gather(a, b)
-    assert [who for who, _ in log] == ["A"] * 11 + ["B"] * 3 and not llm.resumed_from
+    assert llm.made == [*(f" a{i}" for i in range(1, 11)), " b1", " b2"]
+    assert not llm.resumed_from
+    await llm.aclose()
+
+
+async def test_an_answer_ahead_of_its_listener_gives_way_to_another_answers_rest() -> None:
+    llm, log = SharedLlama(), []
+    llm.a_words = 16
+    b_done = asyncio.Event()
+    a = asyncio.create_task(consume(llm, "A", log, pause=b_done))
+    await wait_for(llm.a_busy.is_set)
+    # B ranks as A's rest does (a later clause), so only A being ahead lets it through
+    b = asyncio.create_task(consume(llm, "B", log, level=NORMAL))
+    b.add_done_callback(lambda _: b_done.set())
+    await wait_for(lambda: llm._executor.waiting() > 0)
+    llm.b_waits.set()
+    await asyncio.gather(a, b)
+    # A's listener read 6 and stopped; A ran on its credits (7), sent the 8th because B
+    # waited, and gave way there: B's answer came whole before A's rest
+    gave_way_at = llm.made.index(" b1")
+    assert 6 < gave_way_at < 16 and llm.made[gave_way_at:gave_way_at + 2] == [" b1", " b2"]
+    assert [m for m in llm.made if m.startswith(" a")] == [f" a{i}" for i in range(1, 17)]
+    assert llm.resumed_from == ["".join(llm.made[:gave_way_at])]
+    await llm.aclose()
+
+
+async def test_two_answers_rests_take_turns() -> None:
+    llm, log = SharedLlama(), []
+    llm.a_words = 24
+    a = asyncio.create_task(consume(llm, "A", log))  # (its listener reads all the time)
+    await wait_for(llm.a_busy.is_set)
+    b = asyncio.create_task(consume(llm, "B", log, level=NORMAL))  # another answer's rest
+    await wait_for(lambda: llm._executor.waiting() > 0)
+    llm.b_waits.set()
+    await asyncio.gather(a, b)
+    gave_way_at = llm.made.index(" b1")
+    assert 6 < gave_way_at <= 17  # (at the latest once A had had its 16 words)
+    assert [m for m in llm.made if m.startswith(" a")] == [f" a{i}" for i in range(1, 25)]
     await llm.aclose()
 
 
@@ -273,7 +319,7 @@ async def test_a_closed_answer_waiting_to_resume_is_dropped_without_waiting() ->
     llm, log = SharedLlama(), []
     llm.b_gate.clear()  # B holds the model
     a, b = await start_b_while_a_runs(llm, log)
-    await wait_for(lambda: len(log) == 6)  # A gave way; its rest waits behind B
+    await wait_for(lambda: len(log) == 7)  # A gave way; its rest waits behind B
     a.cancel()
     done, _ = await asyncio.wait([a], timeout=2)
     assert done and not b.done() and not llm.resumed_from
@@ -286,7 +332,7 @@ async def test_shutdown_with_an_answer_waiting_to_resume_ends_that_answer_with_a
     llm, log = SharedLlama(), []
     llm.b_gate.clear()
     a, b = await start_b_while_a_runs(llm, log)
-    await wait_for(lambda: len(log) == 6)
+    await wait_for(lambda: len(log) == 7)
     await llm.aclose()  # drops A's queued rest
     with pytest.raises(BackendError, match="shut down"):
         await asyncio.wait_for(a, 2)

@@ -31,7 +31,7 @@ def test_waiting_calls_run_most_urgent_first_in_arrival_order() -> None:
     executor.submit(busy)  # busy: the rest queue behind it
     assert started.wait(5)
     futures = []
-    for name, level in [("draft", BACKGROUND), ("later-a", NORMAL), ("first-a", URGENT),
+    for name, level in [("caption", BACKGROUND), ("later-a", NORMAL), ("first-a", URGENT),
                         ("later-b", NORMAL), ("first-b", URGENT)]:
         token = PRIORITY.set(level)
         futures.append(executor.submit(ran.append, name))
@@ -40,7 +40,7 @@ def test_waiting_calls_run_most_urgent_first_in_arrival_order() -> None:
     gate.set()
     for future in futures:
         future.result(timeout=5)
-    assert ran == ["first-a", "first-b", "later-a", "later-b", "draft"]
+    assert ran == ["first-a", "first-b", "later-a", "later-b", "caption"]
     executor.shutdown()
 
 

@@ -11,10 +11,10 @@ the local LLM gives way by itself (see :mod:`.local.llama`): once its answer's f
 is out, it ends its call when more urgent work waits and queues the rest of the answer
 behind it, so another user's first clause never waits for this one's later sentences.
 
-Levels: :data:`URGENT` (a committed turn's transcription, a committed answer's LLM
-call and first clause: what a user is waiting for now), :data:`NORMAL` (later clauses,
-speculative transcriptions and drafts), :data:`BACKGROUND` (partial captions, a draft's
-later clauses).
+Levels: :data:`URGENT` (a committed turn's transcription, an answer's LLM call and
+first clause, a draft's too: what a user is waiting for now, or most likely will be),
+:data:`NORMAL` (later clauses, speculative transcriptions), :data:`BACKGROUND` (partial
+captions).
 """
 
 from __future__ import annotations

@@ -491,8 +491,10 @@ class SessionDriver:
 
     async def _respond(self, effect: fx.StartResponse, timing: Timing,
                        feed: Callable[[fx.Fact], Awaitable[None]]) -> None:
-        # A user waits for a committed answer now; a draft is a guess (see priority.py).
-        PRIORITY.set(NORMAL if effect.draft else URGENT)
+        # An answer's first clause is urgent, a draft's too: most drafts are adopted (the
+        # user is waiting for it then), and a draft keeps its rank once adopted, so one
+        # ranked lower left its adopted rest behind another session's whole answer.
+        PRIORITY.set(URGENT)
         try:
             await run_response(effect.response_id, effect.plan, llm=self.backends.llm,
                                tts=self.backends.tts, transcripts=self.transcripts,

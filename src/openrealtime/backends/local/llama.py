@@ -20,10 +20,12 @@ Tool calls (``tools`` non-empty, ``tool_choice`` not ``"none"``):
   Otherwise the text streams as usual.
 
 Several sessions share the one model. A free-text answer whose first clause is out gives
-way when more urgent work waits (another user's answer that has not started): it ends
-its call and queues the rest of itself at its later level (:mod:`..priority`); the rest
-resumes by re-reading the prompt and what was said so far, and streams on into the same
-iterator. So a user's first words never wait behind another user's later sentences.
+way when more urgent work waits (another user's answer that has not started), or, while
+it is ahead of its listener, when another answer's rest waits: it ends its call and
+queues the rest of itself at its later level (:mod:`..priority`); the rest resumes by
+re-reading the prompt and what was said so far, and streams on into the same iterator.
+So a user's first words never wait behind another user's later sentences, and an answer
+its listener is waiting for does not wait behind one that is far ahead.
 """
 
 from __future__ import annotations
@@ -74,12 +76,19 @@ def bundled_model_path() -> Path:
 
 
 AHEAD_PIECES = 3
-# A generation may give way once this many words are out: the runtime's first clause is
-# at most 5 words (it cuts earlier at a punctuation mark), so it is complete by then.
-FIRST_CLAUSE_WORDS = 5
+# A generation may give way once more than this many words are out: the runtime's first
+# clause is at most 5 words (cut earlier at a punctuation mark), cut when the 6th word
+# begins, and its loop guard passes a word on only once the next one begins; so with 7
+# words out the first clause has reached TTS. (Giving way after 6 left it stuck behind
+# the other session's answer, measured: seconds.)
+FIRST_CLAUSE_WORDS = 6
 # A resumed generation says at least this many more words before it gives way again:
 # each handoff costs a re-read of the prompt, so the rest always gets on by a clause.
 RESUMED_WORDS = 8
+# Between two answers' rests (one level), the running one hands over after this many
+# words (about 5 s of speech, 0.2-0.3 s of generation), or as soon as it is ahead of
+# its listener: neither listener runs dry while the other answer goes on.
+TURN_WORDS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,13 +199,20 @@ class _Run:
     handoffs: int = 0  # how often it gave way
     resumed_at: int = 0  # words said when it last gave way
 
-    def send(self, item: Any) -> None:
-        """Emit a delta once the consumer has room for it (credits count deltas)."""
+    def send(self, item: Any) -> bool:
+        """Emit a delta once the consumer has room for it (credits count deltas).
+        True: it had no room for 50 ms, and the delta went out because others wait for
+        the model (this answer is ahead of its listener)."""
+        ahead = False
         if self.credits is not None:
             while not self.credits.acquire(timeout=0.05):
-                if self.stop.is_set() or (self.contended is not None and self.contended()):
+                if self.stop.is_set():
+                    break
+                if self.contended is not None and self.contended():
+                    ahead = True
                     break
         self.emit(item)
+        return ahead
 
 
 class LlamaLLM:
@@ -329,15 +345,19 @@ class LlamaLLM:
             if ended:
                 run.emit(_END)
 
-    def _gives_way(self, run: _Run) -> bool:
-        """Whether more urgent work waits than the rest of this answer (its first
-        clause out, the rest ranks at its later level)."""
-        said = len(run.said.split())
-        if said - run.resumed_at <= (RESUMED_WORDS if run.handoffs else FIRST_CLAUSE_WORDS) \
+    def _gives_way(self, run: _Run, ahead: bool) -> bool:
+        """Whether this answer, its first clause out, lets waiting work go first: work
+        more urgent than its rest (which ranks at its later level); work as urgent
+        (another answer's rest) while it is ahead of its listener, or when it has had
+        its turn (:data:`TURN_WORDS`)."""
+        since = len(run.said.split()) - run.resumed_at
+        if since <= (RESUMED_WORDS if run.handoffs else FIRST_CLAUSE_WORDS) \
                 or run.stop.is_set():
             return False
         waiting = self._executor.most_urgent_waiting()
-        return waiting is not None and waiting < later(run.level)
+        rest = later(run.level)
+        return waiting is not None and (
+            waiting < rest or (waiting == rest and (ahead or since > TURN_WORDS)))
 
     def _text(self, run: _Run) -> Finished | None:
         """Free generation; in ``auto`` mode a leading ``{`` switches to a tool call.
@@ -359,9 +379,9 @@ class LlamaLLM:
                         break  # abandon the free answer: closing it stops llama.cpp
                     sniffing, piece = False, held
                 if piece:
-                    run.send(TextDelta(piece))
+                    ahead = run.send(TextDelta(piece))
                     run.said += piece
-                    if not finish and self._gives_way(run):
+                    if not finish and self._gives_way(run, ahead):
                         return None  # (closing the completion stops llama.cpp)
         if wants_tool:  # only now that the free completion is closed
             return self._tool_call(run)
