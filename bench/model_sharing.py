@@ -1,15 +1,13 @@
 """Does a user's first word wait behind another session's long answer? Prints, asserts nothing.
 
-Two sessions share one model. Session A is in the middle of a long answer; session B's
-request arrives at a random moment (seeded) and B's user waits for its first piece:
+Two sessions share one model (the bundled SmolLM2). Session A streams a story; like the
+runtime's pipeline, its reader takes the first 30 deltas (the clauses it queues for
+TTS) and then reads no more for now, so the story runs ahead of its listener. Session
+B's short question arrives at a random moment (seeded) while the story is being made,
+and B's user waits for its first words: B's wait = submit -> first text delta.
 
-* ``llm``: A streams a story (the bundled SmolLM2, as a committed answer past its first
-  clause); B asks a short question. B's wait = submit -> first text delta.
-* ``tts``: A synthesizes a long later clause of its answer (Piper); B synthesizes a
-  first clause. B's wait = submit -> first audio chunk.
-
-Per part: B's wait p50 / p95 / max over ``--trials``, and what it costs A (its whole
-time, mean). The models run in this process, as they do inside their worker.
+B's wait p50 / p95 / max over ``--trials``, and what it costs A (its whole time, mean).
+The model runs in this process, as it does inside its worker.
 ``--compare SRC`` runs the same trials with another source tree (e.g. a ``git worktree``
 of the previous commit, its ``src``) in a subprocess right after, so both figures come
 from one invocation on the same machine state.
@@ -32,26 +30,26 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 STORY = "Tell me a long story about a dragon and a knight."
 QUESTION = "What is the capital of France?"
-LONG_CLAUSE = ("and then the old dragon flew slowly over the quiet mountains and the dark "
-               "green forests and the wide grey sea for many long days and many cold nights "
-               "until at last he came home to the little village by the river")
-FIRST_CLAUSE = "The capital of France is Paris."
 
 
 async def llm_trial(llm: Any, offset_s: float) -> tuple[float, float]:
     from openrealtime.backends.base import LLMRequest, TextDelta
     from openrealtime.backends.priority import PRIORITY, URGENT
 
-    first_token = asyncio.Event()
+    first_token, answered = asyncio.Event(), asyncio.Event()
 
     async def story() -> float:
         PRIORITY.set(URGENT)
         started = time.perf_counter()
         request = LLMRequest([{"role": "user", "content": STORY}], max_tokens=200,
                              temperature=0.0)
+        read = 0
         async for item in llm.stream(request):
             if isinstance(item, TextDelta):
                 first_token.set()
+                read += 1
+                if read == 30:
+                    await answered.wait()  # its listener has enough to play for now
         return time.perf_counter() - started
 
     async def question() -> float:
@@ -65,38 +63,15 @@ async def llm_trial(llm: Any, offset_s: float) -> tuple[float, float]:
         async for item in llm.stream(request):
             if isinstance(item, TextDelta) and not wait:
                 wait = time.perf_counter() - asked
+        answered.set()
         return wait
 
     a, b = await asyncio.gather(story(), question())
     return b, a
 
 
-async def tts_trial(tts: Any, offset_s: float) -> tuple[float, float]:
-    from openrealtime.backends.priority import NORMAL, PRIORITY, URGENT
-
-    async def later_clause() -> float:
-        PRIORITY.set(NORMAL)
-        started = time.perf_counter()
-        async for _ in tts.synthesize(LONG_CLAUSE):
-            pass
-        return time.perf_counter() - started
-
-    async def first_clause() -> float:
-        PRIORITY.set(URGENT)
-        await asyncio.sleep(offset_s)
-        asked = time.perf_counter()
-        wait = 0.0
-        async for _ in tts.synthesize(FIRST_CLAUSE):
-            wait = wait or time.perf_counter() - asked
-        return wait
-
-    a, b = await asyncio.gather(later_clause(), first_clause())
-    return b, a
-
-
 async def measure(parts: list[str], trials: int, seed: int) -> dict[str, Any]:
     from openrealtime.backends.local.llama import LlamaLLM
-    from openrealtime.backends.local.piper import PiperTTS
 
     rng = random.Random(seed)
     out: dict[str, Any] = {}
@@ -105,11 +80,6 @@ async def measure(parts: list[str], trials: int, seed: int) -> dict[str, Any]:
         llm.warmup()
         out["llm"] = [await llm_trial(llm, rng.uniform(0.1, 1.5)) for _ in range(trials)]
         await llm.aclose()
-    if "tts" in parts:
-        tts = PiperTTS(deterministic=True)
-        tts.warmup()
-        out["tts"] = [await tts_trial(tts, rng.uniform(0.02, 0.6)) for _ in range(trials)]
-        await tts.aclose()
     return out
 
 
@@ -123,7 +93,7 @@ def summary(pairs: list[list[float]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", default="llm,tts")
+    parser.add_argument("--parts", default="llm")
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--compare", type=Path, metavar="SRC")

@@ -190,14 +190,18 @@ def test_the_opening_penalty_reaches_llama_cpp_for_free_text_after_an_answer() -
 class SharedLlama(ScriptedLlama):
     """Two sessions' answers on one scripted model behind the real priority executor.
     Each completion reads the user's message: ``A`` answers ``a_words`` words and pauses
-    after its third until ``B`` waits; ``B`` answers two words, after ``b_gate`` opens."""
+    after its third until ``B`` waits (and, with ``c_waits`` cleared, before its first word
+    of a resumed run until ``C`` waits); ``B`` answers two words, after ``b_gate`` opens, and
+    ``C`` two more."""
 
     def __init__(self) -> None:
         super().__init__([])
         self._executor = PriorityExecutor("test-llama")
         self._generating = threading.Event()
         self.a_busy, self.b_waits, self.b_gate = (threading.Event() for _ in range(3))
+        self.a_resumed, self.c_waits = threading.Event(), threading.Event()
         self.b_gate.set()
+        self.c_waits.set()
         self.resumed_from: list[str] = []
         self.a_words = 10
         self.made: list[str] = []  # the pieces in the order the model made them
@@ -208,6 +212,10 @@ class SharedLlama(ScriptedLlama):
             self.made += [" b1", " b2"]
             yield from ((" b1", None), (" b2", None), ("", "stop"))
             return
+        if run.request.messages[-1]["content"] == "C":
+            self.made += [" c1", " c2"]
+            yield from ((" c1", None), (" c2", None), ("", "stop"))
+            return
         resumed = run.said
         if resumed:
             self.resumed_from.append(resumed)
@@ -216,19 +224,26 @@ class SharedLlama(ScriptedLlama):
             if index == 3 and not resumed:
                 self.a_busy.set()
                 assert self.b_waits.wait(5)
+            if index == 0 and resumed and not self.c_waits.is_set():
+                self.a_resumed.set()
+                assert self.c_waits.wait(5)
             self.made.append(word)
             yield word, None
         yield "", "stop"
 
 
 async def consume(llm: LlamaLLM, who: str, log: list[tuple[str, Any]],
-                  level: int = URGENT, pause: asyncio.Event | None = None) -> None:
-    """Read ``who``'s answer into ``log``; with ``pause``, stop reading after six deltas
-    until it is set (a listener with enough to play: the answer gets ahead of it)."""
+                  level: int = URGENT, pause: asyncio.Event | None = None,
+                  pause_after: int = 6) -> None:
+    """Read ``who``'s answer into ``log``; with ``pause``, stop reading after
+    ``pause_after`` of its deltas until it is set (a listener with enough to play: the
+    answer gets ahead of it)."""
     PRIORITY.set(level)  # (this task's own context)
+    read = 0
     async for item in llm.stream(LLMRequest([{"role": "user", "content": who}])):
         log.append((who, item))
-        if pause is not None and len(log) == 6:
+        read += 1
+        if pause is not None and read == pause_after:
             await pause.wait()
 
 
@@ -240,86 +255,88 @@ async def wait_for(condition: Any) -> None:
     raise AssertionError("timed out")
 
 
-async def start_b_while_a_runs(llm: SharedLlama, log: list[tuple[str, Any]]
+def a_words(first: int, last: int) -> list[str]:
+    return [f" a{i}" for i in range(first, last + 1)]
+
+
+async def start_b_while_a_runs(llm: SharedLlama, log: list[tuple[str, Any]],
+                               a_pause: asyncio.Event | None = None, b_level: int = URGENT,
                                ) -> tuple[asyncio.Task[None], asyncio.Task[None]]:
-    a = asyncio.create_task(consume(llm, "A", log))
+    """A answers; B asks once A has said three words. With ``a_pause``, A's listener
+    stops reading after six deltas until it is set (A runs ahead of it)."""
+    a = asyncio.create_task(consume(llm, "A", log, pause=a_pause))
     await wait_for(llm.a_busy.is_set)
-    b = asyncio.create_task(consume(llm, "B", log))
+    b = asyncio.create_task(consume(llm, "B", log, level=b_level))
     await wait_for(lambda: llm._executor.waiting() > 0)
     llm.b_waits.set()
     return a, b
 
 
-async def test_an_answer_past_its_first_clause_gives_way_to_another_users_first() -> None:
+def gave_way(llm: SharedLlama) -> bool:
+    """A has given way: its rest waits (at its later level) behind B, who holds the model."""
+    return llm._executor.most_urgent_waiting() == NORMAL and len(llm.made) >= 25
+
+
+@pytest.mark.parametrize("b_level", [URGENT, NORMAL], ids=["first-words", "a-rest"])
+async def test_a_long_answer_ahead_of_its_listener_gives_way(b_level: int) -> None:
     llm, log = SharedLlama(), []
-    a, b = await start_b_while_a_runs(llm, log)
-    await asyncio.gather(a, b)
-    # A's first clause (seven words: the runtime's first clause has passed its guard and
-    # chunker), all of B, A's rest
-    assert llm.made == [*(f" a{i}" for i in range(1, 8)), " b1", " b2",
-                        *(f" a{i}" for i in range(8, 11))]
-    assert llm.resumed_from == [" a1 a2 a3 a4 a5 a6 a7"]  # the rest went on from what was said
-    assert "".join(i.text for who, i in log if who == "A" and isinstance(i, TextDelta)) \
-        == "".join(f" a{i}" for i in range(1, 11))
-    a_end = log[-1][1]
-    assert a_end.reason == "stop" and a_end.output_tokens == 10
-    await llm.aclose()
-
-
-async def test_an_answer_keeps_the_model_for_its_turn_against_work_as_urgent_as_its_rest() -> None:
-    llm, log = SharedLlama(), []
-    a = asyncio.create_task(consume(llm, "A", log))
-    await wait_for(llm.a_busy.is_set)
-    b = asyncio.create_task(consume(llm, "B", log, level=NORMAL))  # (a later clause's rank)
-    await wait_for(lambda: llm._executor.waiting() > 0)
-    llm.b_waits.set()
-    await asyncio.gather(a, b)
-    assert llm.made == [*(f" a{i}" for i in range(1, 11)), " b1", " b2"]
-    assert not llm.resumed_from
-    await llm.aclose()
-
-
-async def test_an_answer_ahead_of_its_listener_gives_way_to_another_answers_rest() -> None:
-    llm, log = SharedLlama(), []
-    llm.a_words = 16
+    llm.a_words = 40
     b_done = asyncio.Event()
-    a = asyncio.create_task(consume(llm, "A", log, pause=b_done))
-    await wait_for(llm.a_busy.is_set)
-    # B ranks as A's rest does (a later clause), so only A being ahead lets it through
-    b = asyncio.create_task(consume(llm, "B", log, level=NORMAL))
+    a, b = await start_b_while_a_runs(llm, log, a_pause=b_done, b_level=b_level)
     b.add_done_callback(lambda _: b_done.set())
-    await wait_for(lambda: llm._executor.waiting() > 0)
-    llm.b_waits.set()
     await asyncio.gather(a, b)
-    # A's listener read 6 and stopped; A ran on its credits (7), sent the 8th because B
-    # waited, and gave way there: B's answer came whole before A's rest
-    gave_way_at = llm.made.index(" b1")
-    assert 6 < gave_way_at < 16 and llm.made[gave_way_at:gave_way_at + 2] == [" b1", " b2"]
-    assert [m for m in llm.made if m.startswith(" a")] == [f" a{i}" for i in range(1, 17)]
-    assert llm.resumed_from == ["".join(llm.made[:gave_way_at])]
+    # A runs on past its listener (it is wanted elsewhere) but gives way only once it is
+    # a long answer: all of B, then A's rest, resumed from what it had said
+    assert llm.made == [*a_words(1, 25), " b1", " b2", *a_words(26, 40)]
+    assert llm.resumed_from == ["".join(a_words(1, 25))]
+    assert "".join(i.text for who, i in log if who == "A" and isinstance(i, TextDelta)) \
+        == "".join(a_words(1, 40))
+    a_end = [i for who, i in log if who == "A"][-1]
+    assert a_end.reason == "stop" and a_end.output_tokens == 40
     await llm.aclose()
 
 
-async def test_two_answers_rests_take_turns() -> None:
+async def test_an_answer_its_listener_is_waiting_for_keeps_the_model() -> None:
     llm, log = SharedLlama(), []
-    llm.a_words = 24
-    a = asyncio.create_task(consume(llm, "A", log))  # (its listener reads all the time)
-    await wait_for(llm.a_busy.is_set)
-    b = asyncio.create_task(consume(llm, "B", log, level=NORMAL))  # another answer's rest
-    await wait_for(lambda: llm._executor.waiting() > 0)
-    llm.b_waits.set()
+    llm.a_words = 40
+    await asyncio.gather(*await start_b_while_a_runs(llm, log))  # (A's listener reads)
+    assert llm.made == [*a_words(1, 40), " b1", " b2"] and not llm.resumed_from
+    await llm.aclose()
+
+
+async def test_a_short_answer_keeps_the_model() -> None:
+    llm, log = SharedLlama(), []
+    b_done = asyncio.Event()
+    a, b = await start_b_while_a_runs(llm, log, a_pause=b_done)  # (ten words)
+    b.add_done_callback(lambda _: b_done.set())
     await asyncio.gather(a, b)
-    gave_way_at = llm.made.index(" b1")
-    assert 6 < gave_way_at <= 17  # (at the latest once A had had its 16 words)
-    assert [m for m in llm.made if m.startswith(" a")] == [f" a{i}" for i in range(1, 25)]
+    assert llm.made == [*a_words(1, 10), " b1", " b2"] and not llm.resumed_from
+    await llm.aclose()
+
+
+async def test_a_resumed_rest_gives_way_again_after_eight_more_words() -> None:
+    llm, log = SharedLlama(), []
+    llm.a_words = 60
+    llm.c_waits.clear()
+    others_done = asyncio.Event()
+    a, b = await start_b_while_a_runs(llm, log, a_pause=others_done)
+    await wait_for(llm.a_resumed.is_set)
+    c = asyncio.create_task(consume(llm, "C", log, level=NORMAL))
+    await wait_for(lambda: llm._executor.waiting() > 0)
+    llm.c_waits.set()
+    c.add_done_callback(lambda _: others_done.set())
+    await asyncio.gather(a, b, c)
+    assert llm.made == [*a_words(1, 25), " b1", " b2", *a_words(26, 34), " c1", " c2",
+                        *a_words(35, 60)]
     await llm.aclose()
 
 
 async def test_a_closed_answer_waiting_to_resume_is_dropped_without_waiting() -> None:
     llm, log = SharedLlama(), []
+    llm.a_words = 40
     llm.b_gate.clear()  # B holds the model
-    a, b = await start_b_while_a_runs(llm, log)
-    await wait_for(lambda: len(log) == 7)  # A gave way; its rest waits behind B
+    a, b = await start_b_while_a_runs(llm, log, a_pause=asyncio.Event())
+    await wait_for(lambda: gave_way(llm))
     a.cancel()
     done, _ = await asyncio.wait([a], timeout=2)
     assert done and not b.done() and not llm.resumed_from
@@ -330,9 +347,12 @@ async def test_a_closed_answer_waiting_to_resume_is_dropped_without_waiting() ->
 
 async def test_shutdown_with_an_answer_waiting_to_resume_ends_that_answer_with_an_error() -> None:
     llm, log = SharedLlama(), []
+    llm.a_words = 40
     llm.b_gate.clear()
-    a, b = await start_b_while_a_runs(llm, log)
-    await wait_for(lambda: len(log) == 7)
+    a_listener = asyncio.Event()
+    a, b = await start_b_while_a_runs(llm, log, a_pause=a_listener)
+    await wait_for(lambda: gave_way(llm))
+    a_listener.set()
     await llm.aclose()  # drops A's queued rest
     with pytest.raises(BackendError, match="shut down"):
         await asyncio.wait_for(a, 2)

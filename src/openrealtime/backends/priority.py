@@ -7,9 +7,9 @@ may not even end. The runtime marks its work with :data:`PRIORITY` (a context va
 so it follows the task that calls the model, through a model worker's pipe as well), and
 the models' :class:`PriorityExecutor` runs the most urgent request first, in arrival
 order within one level. A request that has started is not stopped by the executor;
-the local LLM gives way by itself (see :mod:`.local.llama`): once its answer's first clause
-is out, it ends its call when more urgent work waits and queues the rest of the answer
-behind it, so another user's first clause never waits for this one's later sentences.
+the local LLM gives way by itself (see :mod:`.local.llama`): a long answer that is ahead
+of its listener ends its call while other work waits and queues the rest of itself
+behind it, so another user's first words do not wait for this one's story.
 
 Levels: :data:`URGENT` (a committed turn's transcription, an answer's LLM call and
 first clause, a draft's too: what a user is waiting for now, or most likely will be),

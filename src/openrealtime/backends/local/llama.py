@@ -19,13 +19,13 @@ Tool calls (``tools`` non-empty, ``tool_choice`` not ``"none"``):
   grammar (the prompt prefix is still in the KV cache, so this is cheap).
   Otherwise the text streams as usual.
 
-Several sessions share the one model. A free-text answer whose first clause is out gives
-way when more urgent work waits (another user's answer that has not started), or, while
-it is ahead of its listener, when another answer's rest waits: it ends its call and
-queues the rest of itself at its later level (:mod:`..priority`); the rest resumes by
-re-reading the prompt and what was said so far, and streams on into the same iterator.
-So a user's first words never wait behind another user's later sentences, and an answer
-its listener is waiting for does not wait behind one that is far ahead.
+Several sessions share the one model. A free-text answer whose first clause is out and
+that is ahead of its listener (a long answer, clauses queued for TTS) gives way when
+other work at least as urgent as its rest waits (another user's first words, another
+answer's rest): it ends its call and queues the rest of itself at its later level
+(:mod:`..priority`); the rest resumes by re-reading the prompt and what was said so far,
+and streams on into the same iterator. So a user's first words do not wait behind
+another user's story, while an answer whose listener is waiting for it keeps the model.
 """
 
 from __future__ import annotations
@@ -76,19 +76,20 @@ def bundled_model_path() -> Path:
 
 
 AHEAD_PIECES = 3
-# A generation may give way once more than this many words are out: the runtime's first
-# clause is at most 5 words (cut earlier at a punctuation mark), cut when the 6th word
-# begins, and its loop guard passes a word on only once the next one begins; so with 7
-# words out the first clause has reached TTS. (Giving way after 6 left it stuck behind
-# the other session's answer, measured: seconds.)
-FIRST_CLAUSE_WORDS = 6
 # A resumed generation says at least this many more words before it gives way again:
 # each handoff costs a re-read of the prompt, so the rest always gets on by a clause.
 RESUMED_WORDS = 8
-# Between two answers' rests (one level), the running one hands over after this many
-# words (about 5 s of speech, 0.2-0.3 s of generation), or as soon as it is ahead of
-# its listener: neither listener runs dry while the other answer goes on.
-TURN_WORDS = 16
+# Only a long answer gives way (its listener has seconds of speech to hear): right after
+# its first clause every answer is ahead of its listener for a moment (the runtime
+# stops reading until the clause is heard), and a short one that gave way then left a gap.
+# (Its first clause must be well out too: the runtime cuts it when the 6th word begins,
+# and its loop guard passes a word on only once the next one begins.)
+LONG_ANSWER_WORDS = 24
+# And only while it is ahead of its listener. Giving way whenever more urgent work
+# waited (and between two answers' rests by turns) left gaps in the answers that gave
+# way, on 2 cores: bench/concurrency.py --sessions 4 --turns 5, one run each, p50 / p95 ms
+# and gaps: that rule 1066 / 2136, 6 gaps (6.9 s); never 1031 / 1629, 0 gaps; ahead
+# only: 850 / 1813, 2 gaps (1.5 s); ahead and long: 733 / 1203, 0 gaps.
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +199,7 @@ class _Run:
     job: Any = None
     handoffs: int = 0  # how often it gave way
     resumed_at: int = 0  # words said when it last gave way
+    lagging: bool = False  # its consumer was found behind, and others waited
 
     def send(self, item: Any) -> bool:
         """Emit a delta once the consumer has room for it (credits count deltas).
@@ -205,12 +207,17 @@ class _Run:
         the model (this answer is ahead of its listener)."""
         ahead = False
         if self.credits is not None:
-            while not self.credits.acquire(timeout=0.05):
+            # (once found ahead, it does not wait again while others wait: each wait
+            # would hold the model idle)
+            while not (self.credits.acquire(blocking=False) if self.lagging
+                       else self.credits.acquire(timeout=0.05)):
                 if self.stop.is_set():
                     break
                 if self.contended is not None and self.contended():
                     ahead = True
                     break
+                self.lagging = False
+            self.lagging = ahead
         self.emit(item)
         return ahead
 
@@ -346,18 +353,15 @@ class LlamaLLM:
                 run.emit(_END)
 
     def _gives_way(self, run: _Run, ahead: bool) -> bool:
-        """Whether this answer, its first clause out, lets waiting work go first: work
-        more urgent than its rest (which ranks at its later level); work as urgent
-        (another answer's rest) while it is ahead of its listener, or when it has had
-        its turn (:data:`TURN_WORDS`)."""
+        """Whether this answer lets waiting work go first: its first clause is out, it
+        is ahead of its listener (who has not asked for more for 50 ms: it has clauses
+        queued for TTS), and work at least as urgent as its rest waits."""
         since = len(run.said.split()) - run.resumed_at
-        if since <= (RESUMED_WORDS if run.handoffs else FIRST_CLAUSE_WORDS) \
+        if not ahead or since <= (RESUMED_WORDS if run.handoffs else LONG_ANSWER_WORDS) \
                 or run.stop.is_set():
             return False
         waiting = self._executor.most_urgent_waiting()
-        rest = later(run.level)
-        return waiting is not None and (
-            waiting < rest or (waiting == rest and (ahead or since > TURN_WORDS)))
+        return waiting is not None and waiting <= later(run.level)
 
     def _text(self, run: _Run) -> Finished | None:
         """Free generation; in ``auto`` mode a leading ``{`` switches to a tool call.

@@ -5,13 +5,6 @@ single-thread executor; every finished sentence is handed to the event loop
 through a queue, so the consumer can start playing the first sentence while
 the next is still being computed. Cancelling the consumer sets a stop flag
 that the worker checks between sentences.
-
-Sessions share the voice, in two lanes. Calls queue by priority in the first; when it
-is busy with a less urgent call (another session's later clause, which can take a
-second to synthesize), a more urgent one (an answer's first clause: a user waits for
-its first sound) runs in the second lane beside it instead of waiting. onnxruntime
-takes concurrent calls on one session, and Piper serializes its espeak-ng phonemizer
-with its own lock.
 """
 
 from __future__ import annotations
@@ -25,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from openrealtime.backends.base import BackendError, Int16Array
-from openrealtime.backends.priority import PRIORITY, PriorityExecutor
+from openrealtime.backends.priority import PriorityExecutor
 
 _END = object()  # queue sentinel: the worker is done
 
@@ -66,11 +59,8 @@ class PiperTTS:
         self.noise = {"noise_scale": 0.0, "noise_w_scale": 0.0} if deterministic else {}
         self.sample_rate: int = int(self._voice.config.sample_rate)
         self.name = f"Piper {self.model_path.stem} ({self.sample_rate} Hz)"
-        # one call at a time per lane, the most urgent first (sessions share the model);
-        # the second lane only takes what is more urgent than the first one's call
+        # one call at a time, the most urgent first (sessions share the model)
         self._executor = PriorityExecutor("piper")
-        self._urgent = PriorityExecutor("piper-urgent")
-        self._running: int | None = None  # the level of the first lane's call
 
     async def synthesize(
         self, text: str, *, voice: str | None = None, speed: float = 1.0
@@ -86,12 +76,7 @@ class PiperTTS:
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
         stop = threading.Event()
-        level = PRIORITY.get()
-        running = self._running
-        beside = running is not None and level < running
-        lane = self._urgent if beside else self._executor
-        future = loop.run_in_executor(lane, self._produce, text, speed, loop, queue, stop,
-                                      None if beside else level)
+        future = loop.run_in_executor(self._executor, self._produce, text, speed, loop, queue, stop)
         try:
             while (item := await queue.get()) is not _END:
                 if isinstance(item, BaseException):
@@ -112,13 +97,10 @@ class PiperTTS:
         loop: asyncio.AbstractEventLoop,
         queue: asyncio.Queue[Any],
         stop: threading.Event,
-        level: int | None = None,
     ) -> None:
         from piper import SynthesisConfig
 
         config = SynthesisConfig(length_scale=1.0 / speed, **self.noise)
-        if level is not None:  # (the first lane's call)
-            self._running = level
         try:
             for chunk in self._voice.synthesize(text, syn_config=config):
                 if stop.is_set():
@@ -129,8 +111,6 @@ class PiperTTS:
             if not stop.is_set():
                 loop.call_soon_threadsafe(queue.put_nowait, exc)
         finally:
-            if level is not None:
-                self._running = None
             if not stop.is_set():
                 loop.call_soon_threadsafe(queue.put_nowait, _END)
 
@@ -142,5 +122,4 @@ class PiperTTS:
             pass
 
     async def aclose(self) -> None:
-        for lane in (self._executor, self._urgent):
-            lane.shutdown(wait=False, cancel_futures=True)
+        self._executor.shutdown(wait=False, cancel_futures=True)
