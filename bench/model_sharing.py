@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -70,20 +71,18 @@ async def llm_trial(llm: Any, offset_s: float) -> tuple[float, float]:
     return b, a
 
 
-async def measure(parts: list[str], trials: int, seed: int) -> dict[str, Any]:
+async def measure(trials: int, seed: int) -> list[tuple[float, float]]:
     from openrealtime.backends.local.llama import LlamaLLM
 
     rng = random.Random(seed)
-    out: dict[str, Any] = {}
-    if "llm" in parts:
-        llm = LlamaLLM()
-        llm.warmup()
-        out["llm"] = [await llm_trial(llm, rng.uniform(0.1, 1.5)) for _ in range(trials)]
-        await llm.aclose()
-    return out
+    llm = LlamaLLM()
+    llm.warmup()
+    pairs = [await llm_trial(llm, rng.uniform(0.1, 1.5)) for _ in range(trials)]
+    await llm.aclose()
+    return pairs
 
 
-def summary(pairs: list[list[float]]) -> str:
+def summary(pairs: Sequence[Sequence[float]]) -> str:
     waits = sorted(1000 * b for b, _ in pairs)
     p95 = waits[min(len(waits) - 1, round(0.95 * (len(waits) - 1)))]
     return (f"B waits p50 {statistics.median(waits):6.0f} / p95 {p95:6.0f} / max "
@@ -93,28 +92,23 @@ def summary(pairs: list[list[float]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", default="llm")
     parser.add_argument("--trials", type=int, default=12)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--compare", type=Path, metavar="SRC")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    parts = args.parts.split(",")
-    results = asyncio.run(measure(parts, args.trials, args.seed))
+    results = asyncio.run(measure(args.trials, args.seed))
     if args.json:
         print(json.dumps(results))
         return
     rows = [("this tree", results)]
     if args.compare:
         env = dict(os.environ, PYTHONPATH=str(args.compare.resolve()))
-        done = subprocess.run([sys.executable, __file__, "--json", "--parts", args.parts,
-                               "--trials", str(args.trials), "--seed", str(args.seed)],
+        done = subprocess.run([sys.executable, __file__, "--json", "--trials", str(args.trials), "--seed", str(args.seed)],
                               env=env, check=True, capture_output=True, text=True)
         rows.append((f"compare {args.compare}", json.loads(done.stdout.splitlines()[-1])))
-    for part in parts:
-        print(f"{part}:")
-        for label, found in rows:
-            print(f"  {label[:36]:<36s} {summary(found[part])}")
+    for label, found in rows:
+        print(f"{label[:36]:<36s} {summary(found)}")
 
 
 if __name__ == "__main__":

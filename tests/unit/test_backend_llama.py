@@ -331,12 +331,20 @@ async def test_a_resumed_rest_gives_way_again_after_eight_more_words() -> None:
     await llm.aclose()
 
 
-async def test_a_closed_answer_waiting_to_resume_is_dropped_without_waiting() -> None:
-    llm, log = SharedLlama(), []
+async def a_waiting_to_resume(llm: SharedLlama, a_listener: asyncio.Event,
+                              ) -> tuple[asyncio.Task[None], asyncio.Task[None]]:
+    """A (a long answer, its listener stopped until ``a_listener``) has given way, and
+    its rest waits behind B, who holds the model until ``b_gate`` opens."""
     llm.a_words = 40
-    llm.b_gate.clear()  # B holds the model
-    a, b = await start_b_while_a_runs(llm, log, a_pause=asyncio.Event())
+    llm.b_gate.clear()
+    a, b = await start_b_while_a_runs(llm, [], a_pause=a_listener)
     await wait_for(lambda: gave_way(llm))
+    return a, b
+
+
+async def test_a_closed_answer_waiting_to_resume_is_dropped_without_waiting() -> None:
+    llm = SharedLlama()
+    a, b = await a_waiting_to_resume(llm, asyncio.Event())
     a.cancel()
     done, _ = await asyncio.wait([a], timeout=2)
     assert done and not b.done() and not llm.resumed_from
@@ -346,12 +354,8 @@ async def test_a_closed_answer_waiting_to_resume_is_dropped_without_waiting() ->
 
 
 async def test_shutdown_with_an_answer_waiting_to_resume_ends_that_answer_with_an_error() -> None:
-    llm, log = SharedLlama(), []
-    llm.a_words = 40
-    llm.b_gate.clear()
-    a_listener = asyncio.Event()
-    a, b = await start_b_while_a_runs(llm, log, a_pause=a_listener)
-    await wait_for(lambda: gave_way(llm))
+    llm, a_listener = SharedLlama(), asyncio.Event()
+    a, b = await a_waiting_to_resume(llm, a_listener)
     a_listener.set()
     await llm.aclose()  # drops A's queued rest
     with pytest.raises(BackendError, match="shut down"):

@@ -197,8 +197,7 @@ class _Run:
     # The executor's future for the call now running or queued (a generation that gives
     # way queues its continuation as a new call).
     job: Any = None
-    handoffs: int = 0  # how often it gave way
-    resumed_at: int = 0  # words said when it last gave way
+    resumed_at: int = 0  # words said when it last gave way (0: it never has)
     lagging: bool = False  # its consumer was found behind, and others waited
 
     def send(self, item: Any) -> bool:
@@ -338,8 +337,7 @@ class LlamaLLM:
                 run.prompt_tokens = self._prompt_tokens(run)
             forced = bool(run.tools) and run.request.tool_choice != "auto"
             finished = self._tool_call(run) if forced else self._text(run)
-            if finished is None:  # gave way: the rest is queued behind the urgent work
-                run.handoffs += 1
+            if finished is None:  # gave way: the rest is queued behind the waiting work
                 run.resumed_at = len(run.said.split())
                 self._queue_job(run, later(run.level))
                 ended = False
@@ -357,7 +355,7 @@ class LlamaLLM:
         is ahead of its listener (who has not asked for more for 50 ms: it has clauses
         queued for TTS), and work at least as urgent as its rest waits."""
         since = len(run.said.split()) - run.resumed_at
-        if not ahead or since <= (RESUMED_WORDS if run.handoffs else LONG_ANSWER_WORDS) \
+        if not ahead or since <= (RESUMED_WORDS if run.resumed_at else LONG_ANSWER_WORDS) \
                 or run.stop.is_set():
             return False
         waiting = self._executor.most_urgent_waiting()
